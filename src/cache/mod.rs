@@ -1,0 +1,3 @@
+//! The per-core stage response cache.
+//!
+//! (Being written; see issue 5.)

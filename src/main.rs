@@ -1,0 +1,17 @@
+//! The `tollgate` binary: parse the command line, run, map the outcome to an exit code.
+
+use mimalloc::MiMalloc;
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: MiMalloc = MiMalloc;
+
+fn main() -> ExitCode {
+    match tollgate::cli::run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("tollgate: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

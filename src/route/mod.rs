@@ -1,0 +1,3 @@
+//! Routing: resource path + method → the method's compiled configuration.
+//!
+//! (Being written.)
