@@ -1,1 +1,1 @@
-//! The data plane's time source: `quanta`, read once per request.
+//! The data plane's time source.

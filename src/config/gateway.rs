@@ -1,0 +1,115 @@
+//! The gateway config file (YAML): raw serde shapes, as close to the file as possible.
+//! Checking and compiling happen in [`super::compile`].
+
+use serde::Deserialize;
+
+/// The whole gateway config file.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayFile {
+    /// Where to listen; the `--listen` flag overrides.
+    #[serde(default)]
+    pub listeners: Vec<ListenerConf>,
+    /// Worker threads (one per core by default); the `--workers` flag overrides.
+    #[serde(default)]
+    pub workers: Option<usize>,
+    /// Connection limits and timeouts.
+    #[serde(default)]
+    pub server: ServerConf,
+    /// The APIs served.
+    #[serde(default)]
+    pub apis: Vec<ApiConf>,
+    /// Custom domain names with their base path mappings.
+    #[serde(default)]
+    pub domains: Vec<DomainConf>,
+}
+
+/// One listening address.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerConf {
+    /// `IP:PORT`, e.g. `127.0.0.1:8080`.
+    pub address: String,
+}
+
+/// Client-side limits and timeouts, in milliseconds.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConf {
+    /// Time allowed from a request's first byte to the end of its header section.
+    pub header_timeout_ms: u64,
+    /// Time allowed between reads of a request body.
+    pub body_timeout_ms: u64,
+    /// How long a keep-alive connection may sit idle between requests.
+    pub idle_timeout_ms: u64,
+    /// How long a shutdown waits for requests in flight.
+    pub shutdown_timeout_ms: u64,
+    /// Timeout for connecting to a backend.
+    pub connect_timeout_ms: u64,
+    /// Idle backend connections kept per backend address, per core.
+    pub max_idle_backend_connections: usize,
+}
+
+impl Default for ServerConf {
+    fn default() -> Self {
+        ServerConf {
+            header_timeout_ms: 30_000,
+            body_timeout_ms: 30_000,
+            idle_timeout_ms: 60_000,
+            shutdown_timeout_ms: 10_000,
+            connect_timeout_ms: 10_000,
+            max_idle_backend_connections: 256,
+        }
+    }
+}
+
+/// One API: an OpenAPI document (a path, or inline) and its stages.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConf {
+    /// A name for messages and domain mappings.
+    pub name: String,
+    /// The API id (`$context.apiId`); defaults to the name.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Path of an OpenAPI 3 / Swagger 2 document (JSON or YAML), relative to this file,
+    /// or the document itself inline.
+    pub openapi: serde_json::Value,
+    /// The stages; one stage named `dev` when empty.
+    #[serde(default)]
+    pub stages: Vec<StageConf>,
+}
+
+/// One stage of an API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConf {
+    /// The stage name: the first path segment on the default endpoint.
+    pub name: String,
+    /// Stage variables.
+    #[serde(default)]
+    pub variables: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A custom domain name and its API mappings (DG: rest-api-mappings).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainConf {
+    /// The host name (`Host` header, port ignored); `*` matches any host.
+    pub name: String,
+    /// Base path mappings; the longest matching base path wins.
+    pub mappings: Vec<MappingConf>,
+}
+
+/// One base path mapping: requests under `base_path` go to `api`'s `stage`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingConf {
+    /// The base path without slashes at either end; empty serves the stage at `/`.
+    #[serde(default)]
+    pub base_path: String,
+    /// The API's name.
+    pub api: String,
+    /// The stage's name.
+    pub stage: String,
+}

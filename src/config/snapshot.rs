@@ -1,0 +1,152 @@
+//! The compiled configuration: one immutable [`Snapshot`] shared read-only by every worker.
+//! A reload compiles a new one and publishes it; workers switch between requests.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::integration::Integration;
+use crate::route::Router;
+
+/// Everything the data plane needs, compiled.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Where to listen.
+    pub listeners: Vec<SocketAddr>,
+    /// Worker threads requested by the config (the CLI may override).
+    pub workers: Option<usize>,
+    /// Client-side limits and timeouts.
+    pub server: ServerSettings,
+    /// The APIs.
+    pub apis: Vec<Api>,
+    /// Custom domains, in config order.
+    pub domains: Vec<Domain>,
+    /// The file this was loaded from.
+    pub source: PathBuf,
+}
+
+/// Timeouts and pool sizes.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// From a request's first byte to the end of its head.
+    pub header_timeout: Duration,
+    /// Between reads of a body.
+    pub body_timeout: Duration,
+    /// Idle keep-alive connections.
+    pub idle_timeout: Duration,
+    /// Bound on draining requests in flight at shutdown.
+    pub shutdown_timeout: Duration,
+    /// Backend connect timeout.
+    pub connect_timeout: Duration,
+    /// Idle backend connections kept per backend, per core.
+    pub max_idle_backend_connections: usize,
+}
+
+/// One REST API.
+#[derive(Debug)]
+pub struct Api {
+    /// `$context.apiId`.
+    pub id: String,
+    /// The name used in domain mappings and messages.
+    pub name: String,
+    /// Its stages.
+    pub stages: Vec<Stage>,
+    /// Resource path + method → index into `methods`.
+    pub router: Router<u32>,
+    /// Every method of every resource.
+    pub methods: Vec<MethodConf>,
+    /// `x-amazon-apigateway-binary-media-types`.
+    pub binary_media_types: Vec<String>,
+}
+
+/// One stage.
+#[derive(Debug)]
+pub struct Stage {
+    /// The stage name.
+    pub name: String,
+    /// Stage variables, in definition order.
+    pub variables: Vec<(String, String)>,
+}
+
+impl Stage {
+    /// A stage variable's value.
+    pub fn variable(&self, name: &str) -> Option<&str> {
+        self.variables.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// One method of one resource, compiled.
+#[derive(Debug)]
+pub struct MethodConf {
+    /// The resource path template, e.g. `/pets/{petId}`.
+    pub resource_path: String,
+    /// The HTTP method as configured (`ANY` included).
+    pub http_method: String,
+    /// `security` names an API key scheme (enforced with usage plans).
+    pub api_key_required: bool,
+    /// The integration.
+    pub integration: Integration,
+}
+
+/// A custom domain with its base path mappings, longest first.
+#[derive(Debug)]
+pub struct Domain {
+    /// Lower-cased host name, or `*`.
+    pub host: String,
+    /// Mappings sorted by descending base path length.
+    pub mappings: Vec<Mapping>,
+}
+
+/// A base path mapped to an API stage.
+#[derive(Debug)]
+pub struct Mapping {
+    /// Without leading or trailing slash; empty for the root mapping.
+    pub base_path: String,
+    /// Index into [`Snapshot::apis`].
+    pub api: usize,
+    /// Index into that API's stages.
+    pub stage: usize,
+}
+
+/// The published snapshot: workers keep their own `Arc` and compare a generation number
+/// between requests, so the request path reads one atomic and takes no lock.
+#[derive(Debug)]
+pub struct Published {
+    generation: AtomicU64,
+    current: Mutex<Arc<Snapshot>>,
+}
+
+impl Published {
+    /// Publishes the first snapshot.
+    pub fn new(s: Snapshot) -> Self {
+        Published { generation: AtomicU64::new(0), current: Mutex::new(Arc::new(s)) }
+    }
+
+    /// The generation of the newest snapshot.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The newest snapshot and its generation (takes the lock: call only when the
+    /// generation changed).
+    pub fn load(&self) -> (u64, Arc<Snapshot>) {
+        let guard = match self.current.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        (self.generation.load(Ordering::Acquire), guard.clone())
+    }
+
+    /// Replaces the snapshot; requests in flight finish on the one they hold.
+    pub fn publish(&self, s: Snapshot) {
+        let mut guard = match self.current.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Arc::new(s);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}

@@ -1,0 +1,207 @@
+//! Writing responses: status lines, the headers every API Gateway response carries, and the
+//! per-core values behind them (the `Date` string, request ids).
+
+use std::cell::{Cell, RefCell};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The reason phrase for a status code (RFC 9110 §15). Unknown codes get an empty phrase,
+/// which RFC 9112 §4 allows.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        413 => "Request Entity Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
+/// Appends `HTTP/1.1 <status> <reason>\r\n`.
+pub fn status_line(out: &mut Vec<u8>, status: u16) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    let mut b = itoa::Buffer::new();
+    out.extend_from_slice(b.format(status).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason(status).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends one header line.
+#[inline]
+pub fn header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `Content-Length: n`.
+#[inline]
+pub fn content_length(out: &mut Vec<u8>, n: usize) {
+    let mut b = itoa::Buffer::new();
+    header(out, "Content-Length", b.format(n).as_bytes());
+}
+
+thread_local! {
+    static DATE: RefCell<(u64, [u8; 29])> = const { RefCell::new((u64::MAX, [0; 29])) };
+    static RNG: Cell<u64> = Cell::new(seed());
+}
+
+fn seed() -> u64 {
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let addr = &t as *const u64 as u64;
+    (t ^ addr.rotate_left(32)) | 1
+}
+
+/// Appends `Date: <IMF-fixdate>`; the string is formatted once per second per core.
+pub fn date(out: &mut Vec<u8>) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DATE.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.0 != now {
+            cell.1 = imf_fixdate(now);
+            cell.0 = now;
+        }
+        header(out, "Date", &cell.1);
+    });
+}
+
+/// Formats seconds since the epoch as an IMF-fixdate (RFC 9110 §5.6.7).
+pub fn imf_fixdate(secs: u64) -> [u8; 29] {
+    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+    const MONTHS: [&[u8; 3]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+    let days = secs / 86400;
+    let rem = secs % 86400;
+    let (y, m, d) = civil_from_days(days as i64);
+    let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
+    out[..3].copy_from_slice(DAYS[(days % 7) as usize]);
+    two(&mut out[5..7], d as u64);
+    out[8..11].copy_from_slice(MONTHS[(m - 1) as usize]);
+    let y = y as u64;
+    out[12] = b'0' + ((y / 1000) % 10) as u8;
+    out[13] = b'0' + ((y / 100) % 10) as u8;
+    two(&mut out[14..16], y % 100);
+    two(&mut out[17..19], rem / 3600);
+    two(&mut out[20..22], (rem / 60) % 60);
+    two(&mut out[23..25], rem % 60);
+    out
+}
+
+fn two(dst: &mut [u8], v: u64) {
+    dst[0] = b'0' + (v / 10) as u8;
+    dst[1] = b'0' + (v % 10) as u8;
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// A fast per-core pseudo-random number (xorshift64*); request ids need uniqueness, not secrecy.
+pub fn random_u64() -> u64 {
+    RNG.with(|s| {
+        let mut x = s.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        s.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    })
+}
+
+/// A request id in UUID v4 form, as `x-amzn-RequestId` carries.
+pub fn request_id() -> [u8; 36] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let a = random_u64();
+    let b = random_u64();
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&a.to_le_bytes());
+    bytes[8..].copy_from_slice(&b.to_le_bytes());
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let mut out = [b'-'; 36];
+    let mut o = 0;
+    for (i, byte) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            o += 1;
+        }
+        out[o] = HEX[(byte >> 4) as usize];
+        out[o + 1] = HEX[(byte & 0xf) as usize];
+        o += 2;
+    }
+    out
+}
+
+/// `x-amz-apigw-id`: 16 base64-like characters ending in `=`, as AWS's extended request id.
+pub fn extended_request_id() -> [u8; 16] {
+    const ALPHA: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut x = random_u64();
+    let mut out = [b'='; 16];
+    for slot in out.iter_mut().take(15) {
+        *slot = ALPHA[(x & 63) as usize];
+        x >>= 6;
+        if x == 0 {
+            x = random_u64();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(&imf_fixdate(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(&imf_fixdate(784_111_777), b"Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(&imf_fixdate(1_709_251_199), b"Thu, 29 Feb 2024 23:59:59 GMT");
+    }
+
+    #[test]
+    fn request_ids_look_like_uuids() {
+        let id = request_id();
+        let s = std::str::from_utf8(&id).unwrap_or("");
+        assert_eq!(s.len(), 36);
+        assert_eq!(&s[14..15], "4");
+        assert_ne!(request_id(), id);
+    }
+}

@@ -1,0 +1,349 @@
+//! The backend side: a hand-written HTTP/1.1 client over per-core keep-alive pools.
+//!
+//! Each worker owns one [`Pool`]; nothing here is shared between cores. A request is sent
+//! on an idle pooled connection when there is one; a pooled connection that turns out to be
+//! closed before any byte of the response arrives is retried once on a fresh connection (the
+//! backend closed it while idle, which is not the request's fault).
+
+use std::cell::RefCell;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use ahash::AHashMap;
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+
+use crate::http::framing::{ChunkScan, decode_chunked, parse_decimal, scan_chunked};
+use crate::http::{MAX_BACKEND_RESPONSE_BYTES, MAX_HEADERS, name_eq, trim_ows};
+
+/// Read size for backend responses.
+const READ_CHUNK: usize = 16 * 1024;
+/// How long a resolved host name is reused before it is looked up again.
+const DNS_TTL: Duration = Duration::from_secs(60);
+
+/// Why a backend exchange failed; each maps to an AWS gateway response.
+#[derive(Debug)]
+pub enum UpstreamError {
+    /// The host name did not resolve or the address is unusable.
+    Resolve,
+    /// The TCP connection could not be made (refused, unreachable, connect timeout).
+    Connect(io::Error),
+    /// The whole exchange took longer than the integration timeout.
+    Timeout,
+    /// The backend sent something that is not a valid HTTP/1.1 response, or closed early.
+    Broken(&'static str),
+}
+
+/// A backend response, read whole. Header positions index into `buf`.
+#[derive(Debug, Default)]
+pub struct BackendResponse {
+    /// The raw bytes read (head and, unless chunked, the body).
+    pub buf: Vec<u8>,
+    /// The status code.
+    pub status: u16,
+    /// Header (name start, name end, value start, value end) offsets into `buf`.
+    pub headers: Vec<(u32, u32, u32, u32)>,
+    /// Body location in `buf` when length-delimited.
+    body_range: (usize, usize),
+    /// Decoded body when the response was chunked.
+    chunked_body: Option<Vec<u8>>,
+}
+
+impl BackendResponse {
+    /// The body bytes.
+    pub fn body(&self) -> &[u8] {
+        match &self.chunked_body {
+            Some(b) => b,
+            None => &self.buf[self.body_range.0..self.body_range.1],
+        }
+    }
+
+    /// Header lines as (name, value), in order.
+    pub fn header_iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.headers.iter().map(|&(ns, ne, vs, ve)| {
+            let name = std::str::from_utf8(&self.buf[ns as usize..ne as usize]).unwrap_or("");
+            (name, &self.buf[vs as usize..ve as usize])
+        })
+    }
+
+    /// The first value of a header, case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.header_iter().find(|(n, _)| name_eq(n, name)).map(|(_, v)| v)
+    }
+}
+
+/// One worker's backend connections and resolved names.
+#[derive(Debug)]
+pub struct Pool {
+    idle: RefCell<AHashMap<SocketAddr, Vec<TcpStream>>>,
+    dns: RefCell<AHashMap<String, (SocketAddr, Instant)>>,
+    max_idle: usize,
+    connect_timeout: Duration,
+}
+
+impl Pool {
+    /// An empty pool.
+    pub fn new(max_idle: usize, connect_timeout: Duration) -> Self {
+        Pool { idle: RefCell::default(), dns: RefCell::default(), max_idle, connect_timeout }
+    }
+
+    /// Resolves `host:port`. IP literals never block; names are looked up with the system
+    /// resolver once per [`DNS_TTL`] and cached per core.
+    pub fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, UpstreamError> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+            return Ok(SocketAddr::new(ip, port));
+        }
+        let key = format!("{host}:{port}");
+        if let Some((addr, at)) = self.dns.borrow().get(&key) {
+            if at.elapsed() < DNS_TTL {
+                return Ok(*addr);
+            }
+        }
+        let addr = key.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or(UpstreamError::Resolve)?;
+        self.dns.borrow_mut().insert(key, (addr, Instant::now()));
+        Ok(addr)
+    }
+
+    fn take_idle(&self, addr: SocketAddr) -> Option<TcpStream> {
+        self.idle.borrow_mut().get_mut(&addr).and_then(Vec::pop)
+    }
+
+    fn put_idle(&self, addr: SocketAddr, conn: TcpStream) {
+        let mut idle = self.idle.borrow_mut();
+        let list = idle.entry(addr).or_default();
+        if list.len() < self.max_idle {
+            list.push(conn);
+        }
+    }
+
+    async fn connect(&self, addr: SocketAddr) -> Result<TcpStream, UpstreamError> {
+        match monoio::time::timeout(self.connect_timeout, TcpStream::connect_addr(addr)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                Ok(s)
+            }
+            Ok(Err(e)) => Err(UpstreamError::Connect(e)),
+            Err(_) => Err(UpstreamError::Connect(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))),
+        }
+    }
+
+    /// Sends `request` (a complete HTTP/1.1 request) to `addr` and reads the whole response,
+    /// within `timeout`. `head_request` says the response has no body whatever its headers say.
+    /// Returns the request buffer for reuse.
+    pub async fn exchange(
+        &self,
+        addr: SocketAddr,
+        request: Vec<u8>,
+        head_request: bool,
+        timeout: Duration,
+        resp: &mut BackendResponse,
+    ) -> (Result<(), UpstreamError>, Vec<u8>) {
+        let deadline = Instant::now() + timeout;
+        let mut request = request;
+        let mut attempt = 0;
+        loop {
+            let (conn, reused) = match self.take_idle(addr) {
+                Some(c) => (c, true),
+                None => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match monoio::time::timeout(left, self.connect(addr)).await {
+                        Ok(Ok(c)) => (c, false),
+                        Ok(Err(e)) => return (Err(e), request),
+                        Err(_) => return (Err(UpstreamError::Timeout), request),
+                    }
+                }
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            let fut = exchange_on(conn, request, head_request, resp);
+            match monoio::time::timeout(left, fut).await {
+                Err(_) => return (Err(UpstreamError::Timeout), Vec::new()),
+                Ok((outcome, conn, req)) => {
+                    request = req;
+                    match outcome {
+                        Ok(keep) => {
+                            if keep {
+                                self.put_idle(addr, conn);
+                            }
+                            return (Ok(()), request);
+                        }
+                        Err(Exchange::ClosedBeforeResponse) if reused && attempt == 0 => {
+                            attempt += 1;
+                            continue;
+                        }
+                        Err(Exchange::ClosedBeforeResponse) => {
+                            return (Err(UpstreamError::Broken("connection closed before a response")), request);
+                        }
+                        Err(Exchange::Broken(why)) => return (Err(UpstreamError::Broken(why)), request),
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum Exchange {
+    ClosedBeforeResponse,
+    Broken(&'static str),
+}
+
+/// Appends to `buf` with one read; returns bytes read (0 = end of stream).
+pub async fn read_more<S: AsyncReadRent>(stream: &mut S, mut buf: Vec<u8>, reserve: usize) -> (io::Result<usize>, Vec<u8>) {
+    if buf.capacity() - buf.len() < reserve {
+        buf.reserve(reserve);
+    }
+    let len = buf.len();
+    let cap = buf.capacity();
+    let (res, slice) = stream.read(buf.slice_mut(len..cap)).await;
+    (res, slice.into_inner())
+}
+
+async fn exchange_on(
+    mut conn: TcpStream,
+    request: Vec<u8>,
+    head_request: bool,
+    resp: &mut BackendResponse,
+) -> (Result<bool, Exchange>, TcpStream, Vec<u8>) {
+    let (res, request) = conn.write_all(request).await;
+    if res.is_err() {
+        return (Err(Exchange::ClosedBeforeResponse), conn, request);
+    }
+    let mut buf = std::mem::take(&mut resp.buf);
+    buf.clear();
+    let outcome = loop {
+        let (res, b) = read_more(&mut conn, buf, READ_CHUNK).await;
+        buf = b;
+        match res {
+            Ok(0) if buf.is_empty() => break Err(Exchange::ClosedBeforeResponse),
+            Err(_) if buf.is_empty() => break Err(Exchange::ClosedBeforeResponse),
+            Ok(0) => {
+                // End of stream: complete only for a close-delimited body.
+                break match parse_response(&buf, head_request, true, resp) {
+                    Ok(Some(_)) => Ok(false),
+                    Ok(None) => Err(Exchange::Broken("backend closed the connection mid-response")),
+                    Err(e) => Err(Exchange::Broken(e)),
+                };
+            }
+            Err(_) => break Err(Exchange::Broken("read error from backend")),
+            Ok(_) => match parse_response(&buf, head_request, false, resp) {
+                Ok(Some(keep)) => break Ok(keep),
+                Ok(None) if buf.len() > MAX_BACKEND_RESPONSE_BYTES + 64 * 1024 => {
+                    break Err(Exchange::Broken("backend response too large"));
+                }
+                Ok(None) => continue,
+                Err(e) => break Err(Exchange::Broken(e)),
+            },
+        }
+    };
+    resp.buf = buf;
+    (outcome, conn, request)
+}
+
+/// Parses a complete response in `buf` into `resp`. `Ok(None)`: more bytes needed.
+/// `Ok(Some(keep_alive))`: complete. `eof`: the backend closed the connection.
+fn parse_response(buf: &[u8], head_request: bool, eof: bool, resp: &mut BackendResponse) -> Result<Option<bool>, &'static str> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut r = httparse::Response::new(&mut headers);
+    let head_len = match r.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err("malformed response head"),
+    };
+    let status = r.code.ok_or("missing status")?;
+    if (100..200).contains(&status) {
+        // Interim responses (100 Continue) are skipped: we never send Expect, so this is rare.
+        return Err("unexpected interim response");
+    }
+    let http11 = r.version == Some(1);
+    let mut keep_alive = http11;
+    let mut length: Option<usize> = None;
+    let mut chunked = false;
+    let base = buf.as_ptr() as usize;
+    resp.headers.clear();
+    for h in r.headers.iter() {
+        let ns = h.name.as_ptr() as usize - base;
+        let vs = h.value.as_ptr() as usize - base;
+        resp.headers.push((ns as u32, (ns + h.name.len()) as u32, vs as u32, (vs + h.value.len()) as u32));
+        if name_eq(h.name, "content-length") {
+            let n = parse_decimal(trim_ows(h.value)).ok_or("bad Content-Length from backend")?;
+            if length.is_some_and(|l| l != n) {
+                return Err("conflicting Content-Length from backend");
+            }
+            length = Some(n);
+        } else if name_eq(h.name, "transfer-encoding") {
+            chunked = h.value.rsplit(|b| *b == b',').next().map(trim_ows).is_some_and(|v| v.eq_ignore_ascii_case(b"chunked"));
+            if !chunked {
+                keep_alive = false;
+            }
+        } else if name_eq(h.name, "connection") {
+            for t in h.value.split(|b| *b == b',') {
+                let t = trim_ows(t);
+                if t.eq_ignore_ascii_case(b"close") {
+                    keep_alive = false;
+                } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                    keep_alive = true;
+                }
+            }
+        }
+    }
+    resp.status = status;
+    resp.chunked_body = None;
+    let no_body = head_request || status == 204 || status == 304;
+    if no_body {
+        resp.body_range = (head_len, head_len);
+        return Ok(Some(keep_alive));
+    }
+    if chunked {
+        return match scan_chunked(&buf[head_len..], MAX_BACKEND_RESPONSE_BYTES) {
+            Ok(ChunkScan::Partial) => Ok(None),
+            Ok(ChunkScan::Complete { data_len, .. }) => {
+                let mut body = Vec::with_capacity(data_len);
+                decode_chunked(&buf[head_len..], &mut body).map_err(|_| "bad chunked body from backend")?;
+                resp.chunked_body = Some(body);
+                resp.body_range = (head_len, head_len);
+                Ok(Some(keep_alive))
+            }
+            Err(_) => Err("bad chunked body from backend"),
+        };
+    }
+    match length {
+        Some(n) if n > MAX_BACKEND_RESPONSE_BYTES => Err("backend response too large"),
+        Some(n) if buf.len() - head_len >= n => {
+            resp.body_range = (head_len, head_len + n);
+            Ok(Some(keep_alive))
+        }
+        Some(_) => Ok(None),
+        None if eof => {
+            resp.body_range = (head_len, buf.len());
+            Ok(Some(false))
+        }
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_length_and_chunked() {
+        let mut r = BackendResponse::default();
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: y\r\n\r\nhello";
+        assert_eq!(parse_response(raw, false, false, &mut r), Ok(Some(true)));
+        r.buf = raw.to_vec();
+        assert_eq!(r.body(), b"hello");
+        assert_eq!(r.header("x"), Some(&b"y"[..]));
+        assert_eq!(parse_response(&raw[..raw.len() - 1], false, false, &mut r), Ok(None));
+        let raw = b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+        assert_eq!(parse_response(raw, false, false, &mut r), Ok(Some(true)));
+        assert_eq!(r.body(), b"abc");
+        assert_eq!(r.status, 201);
+        let raw = b"HTTP/1.0 200 OK\r\n\r\nuntil close";
+        assert_eq!(parse_response(raw, false, false, &mut r), Ok(None));
+        assert_eq!(parse_response(raw, false, true, &mut r), Ok(Some(false)));
+        assert!(parse_response(b"garbage\r\n\r\n", false, false, &mut r).is_err());
+    }
+}

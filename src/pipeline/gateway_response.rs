@@ -1,0 +1,75 @@
+//! Gateway responses: the answers API Gateway itself gives when a request fails
+//! (DG: supported-gateway-response-types), byte for byte where AWS's bytes are known.
+
+use crate::http::response::{content_length, date, header, request_id, status_line};
+
+/// A request stopped by the gateway, by AWS gateway response type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reject {
+    /// `MISSING_AUTHENTICATION_TOKEN`: no resource or method matches (403).
+    MissingAuthenticationToken,
+    /// The stage in the path does not exist (403 Forbidden).
+    UnknownStage,
+    /// `UNSUPPORTED_MEDIA_TYPE` (415), from passthrough behaviour.
+    UnsupportedMediaType,
+    /// `API_CONFIGURATION_ERROR` (500): invalid endpoint, illegal header mapping, no
+    /// integration response matches, unsupported integration.
+    ApiConfiguration,
+    /// `INTEGRATION_TIMEOUT` (504).
+    IntegrationTimeout,
+    /// `INTEGRATION_FAILURE` (504): a network error talking to the backend.
+    IntegrationFailure,
+    /// `REQUEST_TOO_LARGE` (413).
+    RequestTooLarge,
+    /// A malformed request (400), answered before any API is identified.
+    BadRequest,
+    /// Header section over the limit (431).
+    HeadersTooLarge,
+}
+
+impl Reject {
+    /// Status, body and `x-amzn-ErrorType`.
+    ///
+    /// AWS writes 5XX bodies with a space after the colon (`Content-Length: 36` for
+    /// `{"message": "Internal server error"}`, AWS-validated) and the 403s compactly.
+    pub fn parts(self) -> (u16, &'static str, Option<&'static str>) {
+        match self {
+            Reject::MissingAuthenticationToken => {
+                (403, r#"{"message":"Missing Authentication Token"}"#, Some("MissingAuthenticationTokenException"))
+            }
+            Reject::UnknownStage => (403, r#"{"message":"Forbidden"}"#, Some("ForbiddenException")),
+            Reject::UnsupportedMediaType => (415, r#"{"message": "Unsupported Media Type"}"#, Some("UnsupportedMediaTypeException")),
+            Reject::ApiConfiguration => (500, r#"{"message": "Internal server error"}"#, Some("InternalServerErrorException")),
+            Reject::IntegrationTimeout => (504, r#"{"message": "Endpoint request timed out"}"#, None),
+            Reject::IntegrationFailure => {
+                (504, r#"{"message": "Network error communicating with endpoint"}"#, Some("InternalServerErrorException"))
+            }
+            Reject::RequestTooLarge => (413, r#"{"message":"Request Too Long"}"#, None),
+            Reject::BadRequest => (400, r#"{"message":"Bad Request"}"#, None),
+            Reject::HeadersTooLarge => (431, r#"{"message":"Request Header Fields Too Large"}"#, None),
+        }
+    }
+
+    /// The status code.
+    pub fn status(self) -> u16 {
+        self.parts().0
+    }
+}
+
+/// Writes the gateway response for `reject`.
+pub fn write(reject: Reject, keep_alive: bool, head: bool, out: &mut Vec<u8>) {
+    let (status, body, error_type) = reject.parts();
+    status_line(out, status);
+    date(out);
+    header(out, "Content-Type", b"application/json");
+    content_length(out, body.len());
+    header(out, "Connection", if keep_alive { b"keep-alive" } else { b"close" });
+    header(out, "x-amzn-RequestId", &request_id());
+    if let Some(t) = error_type {
+        header(out, "x-amzn-ErrorType", t.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    if !head {
+        out.extend_from_slice(body.as_bytes());
+    }
+}

@@ -1,0 +1,81 @@
+//! One core: a monoio runtime, this core's `SO_REUSEPORT` listeners, its backend pool
+//! (inside [`Worker`]) and its connections. Nothing here is shared with other cores.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use monoio::net::TcpListener;
+
+use super::conn;
+use crate::config::Published;
+use crate::pipeline::Worker;
+
+/// How often an idle worker looks at the shutdown flag.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(20);
+
+/// Per-core connection bookkeeping, shared by this core's tasks only.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Requests being handled right now.
+    pub in_flight: Cell<usize>,
+    /// Set once shutdown begins: finish what is in flight, take nothing new.
+    pub draining: Cell<bool>,
+}
+
+/// Runs one worker until shutdown, then drains requests in flight for at most
+/// `shutdown_timeout`.
+pub fn run(
+    index: usize,
+    listeners: Vec<std::net::TcpListener>,
+    published: Arc<Published>,
+    shutdown: Arc<AtomicBool>,
+) -> std::io::Result<()> {
+    let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new().enable_timer().with_entries(1024).build()?;
+    rt.block_on(async move {
+        let worker = Rc::new(Worker::new(published));
+        let shared = Rc::new(Shared::default());
+        let shutdown_timeout = worker.snapshot().server.shutdown_timeout;
+        for std_listener in listeners {
+            let listener = match TcpListener::from_std(std_listener) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("tollgate: worker {index}: cannot use listener: {e}");
+                    continue;
+                }
+            };
+            let (worker, shared, shutdown) = (worker.clone(), shared.clone(), shutdown.clone());
+            monoio::spawn(async move {
+                loop {
+                    match listener.accept().await {
+                        Ok((stream, peer)) => {
+                            if shutdown.load(Ordering::Acquire) {
+                                break;
+                            }
+                            monoio::spawn(conn::serve(stream, peer, worker.clone(), shared.clone()));
+                        }
+                        Err(e) => {
+                            if shutdown.load(Ordering::Acquire) {
+                                break;
+                            }
+                            // Out of descriptors or a transient error: back off instead of spinning.
+                            eprintln!("tollgate: worker {index}: accept: {e}");
+                            monoio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    }
+                }
+            });
+        }
+        while !shutdown.load(Ordering::Acquire) {
+            monoio::time::sleep(SHUTDOWN_POLL).await;
+        }
+        shared.draining.set(true);
+        let deadline = Instant::now() + shutdown_timeout;
+        while shared.in_flight.get() > 0 && Instant::now() < deadline {
+            monoio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    Ok(())
+}
