@@ -470,3 +470,6 @@ fn start(path: &[u8]) -> Option<&[u8]> {
     let trimmed = &path[first..];
     Some(trimmed.strip_suffix(b"/").unwrap_or(trimmed))
 }
+
+#[cfg(test)]
+mod tests;
