@@ -219,6 +219,8 @@ fn param_and_greedy_below_the_root() {
     );
     assert_eq!(res(&r, Get, "/files"), None);
     assert_eq!(res(&r, Get, "/files/"), None);
+    // `/files//` leaves an empty tail: greedy needs at least one character.
+    assert_eq!(res(&r, Get, "/files//"), None);
     let (_, _, params) = hit(&r, Get, "/users/7/posts/9").unwrap();
     assert_eq!(
         params,
