@@ -79,6 +79,13 @@ pub enum RouteError {
         /// The limit.
         max: usize,
     },
+    /// The router would hold more than [`super::trie::MAX_NODES`] path segments in all.
+    TooManyResources {
+        /// The resource path that did not fit.
+        resource: String,
+        /// The limit.
+        max: usize,
+    },
 }
 
 impl fmt::Display for RouteError {
@@ -136,6 +143,11 @@ impl fmt::Display for RouteError {
             RouteError::TooDeep { resource, max } => write!(
                 f,
                 "resource path `{resource}` has more than {max} segments, the most Tollgate accepts"
+            ),
+            RouteError::TooManyResources { resource, max } => write!(
+                f,
+                "resource path `{resource}` does not fit: one API stage may have at most {max} \
+                 path segments across all its resources"
             ),
         }
     }

@@ -34,6 +34,11 @@ use super::params::Params;
 /// real API (AWS caps an API at 300 resources by default).
 pub const MAX_DEPTH: usize = 128;
 
+/// The most trie nodes (path segments across all resources) one router holds. AWS's default
+/// quota is 300 resources per API; this leaves room for raised quotas while keeping node ids in
+/// a `u32`.
+pub const MAX_NODES: usize = 1 << 20;
+
 /// Above this many literal children a node switches from a linear scan to an ahash map. A scan
 /// of a few short byte strings beats hashing; past a handful the map keeps lookup flat.
 const SCAN_MAX_CHILDREN: usize = 8;
@@ -167,6 +172,8 @@ fn parse_segment<'a>(resource: &str, seg: &'a str) -> Result<Segment<'a>, RouteE
 #[derive(Debug)]
 pub struct RouterBuilder<T> {
     nodes: Vec<Node<T>>,
+    // MAX_NODES, lowered by tests to exercise the limit cheaply.
+    max_nodes: usize,
 }
 
 impl<T> Default for RouterBuilder<T> {
@@ -180,6 +187,15 @@ impl<T> RouterBuilder<T> {
     pub fn new() -> Self {
         RouterBuilder {
             nodes: vec![Node::new("/", "")],
+            max_nodes: MAX_NODES,
+        }
+    }
+
+    #[cfg(test)]
+    fn with_max_nodes(max_nodes: usize) -> Self {
+        RouterBuilder {
+            max_nodes,
+            ..Self::new()
         }
     }
 
@@ -223,8 +239,14 @@ impl<T> RouterBuilder<T> {
                 });
             }
         }
-        // Check conflicts before creating anything.
-        self.check_siblings(resource_path, &segments)?;
+        // Check conflicts and room before creating anything.
+        let existing = self.check_siblings(resource_path, &segments)?;
+        if self.nodes.len() + (segments.len() - existing) > self.max_nodes {
+            return Err(RouteError::TooManyResources {
+                resource: resource_path.to_owned(),
+                max: self.max_nodes,
+            });
+        }
 
         let mut at: usize = 0;
         for (label, seg) in &segments {
@@ -248,14 +270,15 @@ impl<T> RouterBuilder<T> {
     }
 
     /// Walks the existing nodes along `segments` and reports the first variable that would sit
-    /// beside a different one (AWS: one variable child per parent).
+    /// beside a different one (AWS: one variable child per parent). Returns how many leading
+    /// segments already have nodes.
     fn check_siblings(
         &self,
         resource: &str,
         segments: &[(&str, Segment<'_>)],
-    ) -> Result<(), RouteError> {
+    ) -> Result<usize, RouteError> {
         let mut at = 0usize;
-        for (label, seg) in segments {
+        for (depth, (label, seg)) in segments.iter().enumerate() {
             let node = &self.nodes[at];
             let next = match seg {
                 Segment::Literal(text) => node.literals_get(text.as_bytes()),
@@ -280,10 +303,10 @@ impl<T> RouterBuilder<T> {
             match next {
                 Some(id) => at = id as usize,
                 // The rest of the path is new, so it cannot conflict.
-                None => return Ok(()),
+                None => return Ok(depth),
             }
         }
-        Ok(())
+        Ok(segments.len())
     }
 
     /// The child of `parent` for `seg`, created if missing. Conflicts were checked before.
@@ -301,8 +324,8 @@ impl<T> RouterBuilder<T> {
             Segment::Param(n) | Segment::Greedy(n) => n,
         };
         let id = self.nodes.len();
-        // Node counts are bounded by the configuration's size, far below u32::MAX.
-        let id32 = NodeId::try_from(id).unwrap_or(NodeId::MAX);
+        // `insert` keeps the count at or below MAX_NODES, which fits a u32.
+        let id32 = id as NodeId;
         self.nodes.push(Node::new(label, name));
         let node = &mut self.nodes[parent];
         match seg {

@@ -537,6 +537,27 @@ fn error_too_deep() {
 }
 
 #[test]
+fn error_too_many_resources() {
+    // Root + 4 nodes allowed.
+    let mut b = RouterBuilder::with_max_nodes(5);
+    b.insert("/a/b", Get, ()).unwrap();
+    b.insert("/a/b/c", Get, ()).unwrap();
+    // Only new nodes count: these reuse existing ones.
+    b.insert("/a", Get, ()).unwrap();
+    b.insert("/a/b/c", Post, ()).unwrap();
+    let e = b.insert("/x/y", Get, ()).unwrap_err();
+    assert_eq!(
+        e,
+        RouteError::TooManyResources {
+            resource: "/x/y".into(),
+            max: 5
+        }
+    );
+    assert!(e.to_string().contains("at most 5 path segments"));
+    assert_eq!(b.build().resource_count(), 3);
+}
+
+#[test]
 fn failed_insert_leaves_the_router_usable() {
     let mut b = RouterBuilder::new();
     b.insert("/a/{x}", Get, 1).unwrap();
