@@ -67,7 +67,7 @@ pub fn compile_api(
                 for (key, http_method) in OPERATIONS {
                     let Some(op) = item.get(key) else { continue };
                     let oloc = format!("{ploc}/{}", pointer_token(key));
-                    let Some(route_method) = Method::from_bytes(http_method.as_bytes()) else { continue };
+                    let Some(route_method) = Method::from_config(http_method) else { continue };
                     let Some(integration) = compile_operation(file, &oloc, op, problems) else { continue };
                     let api_key_required = op
                         .get("security")

@@ -72,8 +72,6 @@ struct Target<'s, 'p> {
     stage: &'s Stage,
     method: &'s MethodConf,
     params: Params<'s, 'p>,
-    /// `$context.path`: the path as received.
-    resource_path: &'p str,
 }
 
 /// Handles one request, writing the whole response into `out`. Returns `false` when the
@@ -150,7 +148,7 @@ fn resolve<'s, 'p>(snapshot: &'s Snapshot, req: &Request<'p>) -> Result<Target<'
     let route_path = if rest.is_empty() { "/" } else { rest };
     let m = api.router.at(method, route_path.as_bytes()).ok_or(Reject::MissingAuthenticationToken)?;
     let method_conf = &api.methods[*m.value as usize];
-    Ok(Target { api, stage, method: method_conf, params: m.params, resource_path: route_path })
+    Ok(Target { api, stage, method: method_conf, params: m.params })
 }
 
 /// The API for the default endpoint: by `x-apigw-api-id`, by a `{apiId}.execute-api.` host,
@@ -349,8 +347,8 @@ fn backend_url<'a>(req: &Request<'a>, t: &Target<'a, 'a>, scratch_url: &mut Stri
     // Path values are owned only when a mapping computed them; collect first, then render.
     let mut values: Vec<(String, Cow<'a, str>)> = Vec::new();
     for p in t.params.iter() {
-        if let Some(v) = mapped_path(p.name) {
-            values.push((p.name.to_string(), v));
+        if let Some(v) = mapped_path(p.0) {
+            values.push((p.0.to_string(), v));
         }
     }
     for m in &integration.request_parameters {

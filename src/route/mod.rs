@@ -1,3 +1,25 @@
-//! Routing: resource path + method → the method's compiled configuration.
+//! ROUTE: a REST API stage's resource path + request method → the method's compiled value.
 //!
-//! (Being written.)
+//! API Gateway routes on a tree of resources (`/pets/{petId}`, `/{proxy+}`), each defining some
+//! methods or `ANY`. Tollgate compiles that tree at config load into a [`Router`], which finds a
+//! request's resource without allocating and in time that does not grow with the number of
+//! routes, reproducing AWS's precedence and its quirks (aws-behavior §2.1-2.3): literal >
+//! `{param}` > `{param+}` with backtracking, method-aware candidates, raw (undecoded) parameter
+//! values, collapsed leading and ignored trailing slashes.
+//!
+//! Host, stage and custom-domain base-path selection happen before this, in the caller.
+//!
+//! * [`method`]: [`Method`] and [`MethodSet`].
+//! * [`trie`]: [`RouterBuilder`] (fallible, finds conflicts) and [`Router`] (the lookup).
+//! * [`params`]: [`Params`], captures stored inline.
+//! * [`error`]: [`RouteError`], what a bad resource path gets told.
+
+pub mod error;
+pub mod method;
+pub mod params;
+pub mod trie;
+
+pub use error::RouteError;
+pub use method::{Method, MethodSet};
+pub use params::Params;
+pub use trie::{Match, ResourceMethods, Router, RouterBuilder};
