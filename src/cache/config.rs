@@ -450,6 +450,19 @@ mod tests {
     }
 
     #[test]
+    fn yaml_sizes_read_as_strings_or_numbers() {
+        for (yaml, want) in [
+            ("cacheClusterSize: 0.5", CacheClusterSize::Gb0_5),
+            ("cacheClusterSize: \"118\"", CacheClusterSize::Gb118),
+            ("cacheClusterSize: 237", CacheClusterSize::Gb237),
+        ] {
+            let s: StageCacheSettings = serde_saphyr::from_str(yaml).unwrap();
+            assert_eq!(s.cache_cluster_size, want, "{yaml}");
+        }
+        assert!(serde_saphyr::from_str::<StageCacheSettings>("cacheClusterSize: 1").is_err());
+    }
+
+    #[test]
     fn check_reports_every_problem() {
         let stage = StageCacheSettings {
             cache_ttl_in_seconds: 4000,
