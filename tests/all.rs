@@ -8,3 +8,6 @@ mod support;
 
 // Routing: AWS precedence, stages, custom domains, the 403 for no match.
 mod routing;
+
+// Integrations: HTTP_PROXY, HTTP, MOCK, mappings, stage variables, backend failures.
+mod integrations;
