@@ -13,7 +13,11 @@ use crate::config::{self, Overrides, Published, Severity};
 use crate::server::{self, Driver, ServeOptions};
 
 #[derive(Parser, Debug)]
-#[command(name = "tollgate", version, about = "A self-hosted AWS API Gateway: serves API Gateway OpenAPI exports")]
+#[command(
+    name = "tollgate",
+    version,
+    about = "A self-hosted AWS API Gateway: serves API Gateway OpenAPI exports"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -75,20 +79,38 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { file, listen, stage, stage_var, workers, driver } => {
-            let overrides = Overrides { listen, workers, stage, stage_vars: stage_var };
+        Command::Serve {
+            file,
+            listen,
+            stage,
+            stage_var,
+            workers,
+            driver,
+        } => {
+            let overrides = Overrides {
+                listen,
+                workers,
+                stage,
+                stage_vars: stage_var,
+            };
             let loaded = match config::load(&file, &overrides) {
                 Ok(l) => l,
                 Err(problems) => {
                     eprintln!("{problems}");
-                    eprintln!("tollgate: not started: fix the errors above (`tollgate validate {}` lists them)", file.display());
+                    eprintln!(
+                        "tollgate: not started: fix the errors above (`tollgate validate {}` lists them)",
+                        file.display()
+                    );
                     return Ok(ExitCode::from(1));
                 }
             };
             for w in &loaded.warnings.0 {
                 eprintln!("{w}");
             }
-            let workers = loaded.snapshot.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let workers = loaded
+                .snapshot
+                .workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let driver = match driver {
                 DriverArg::Auto => Driver::Auto,
                 DriverArg::Legacy => {
@@ -98,7 +120,16 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 }
             };
             let published = Arc::new(Published::new(loaded.snapshot));
-            server::serve(published, ServeOptions { workers, driver, config_path: file, overrides }).context("serve")?;
+            server::serve(
+                published,
+                ServeOptions {
+                    workers,
+                    driver,
+                    config_path: file,
+                    overrides,
+                },
+            )
+            .context("serve")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { file } => match config::load(&file, &Overrides::default()) {
@@ -108,16 +139,27 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 }
                 let s = &loaded.snapshot;
                 let routes: usize = s.apis.iter().map(|a| a.methods.len()).sum();
-                println!("{}: OK ({} API(s), {} method(s))", file.display(), s.apis.len(), routes);
+                println!(
+                    "{}: OK ({} API(s), {} method(s))",
+                    file.display(),
+                    s.apis.len(),
+                    routes
+                );
                 Ok(ExitCode::SUCCESS)
             }
             Err(problems) => {
                 println!("{problems}");
-                let n = problems.0.iter().filter(|p| p.severity == Severity::Error).count();
+                let n = problems
+                    .0
+                    .iter()
+                    .filter(|p| p.severity == Severity::Error)
+                    .count();
                 println!("{}: {n} error(s)", file.display());
                 Ok(ExitCode::from(1))
             }
         },
-        Command::Render { template, request } => crate::template::playground::run(&template, &request),
+        Command::Render { template, request } => {
+            crate::template::playground::run(&template, &request)
+        }
     }
 }

@@ -125,13 +125,20 @@ fn http_proxy_forwards_path_query_headers_and_body() {
     let r = request(
         "PUT",
         &gw.url("/dev/proxy/echo/a%2Bb/c?who=alice&x=1&x=2"),
-        &[("X-Custom", "kept"), ("Content-Type", "text/plain"), ("X-Forwarded-For", "10.0.0.1")],
+        &[
+            ("X-Custom", "kept"),
+            ("Content-Type", "text/plain"),
+            ("X-Forwarded-For", "10.0.0.1"),
+        ],
         Some("the body"),
     );
     assert_eq!(r.status, 200, "{}", r.body);
     let echo = r.json();
     assert_eq!(echo["method"], "PUT");
-    assert_eq!(echo["path"], "/echo/a%2Bb/c", "greedy value substituted raw");
+    assert_eq!(
+        echo["path"], "/echo/a%2Bb/c",
+        "greedy value substituted raw"
+    );
     assert_eq!(echo["query"], "who=alice&x=1&x=2&added=yes");
     assert_eq!(echo["body"], "the body");
     assert_eq!(header(&echo, "X-Custom"), Some("kept"));
@@ -139,7 +146,10 @@ fn http_proxy_forwards_path_query_headers_and_body() {
     assert_eq!(header(&echo, "X-Mapped-Literal"), Some("static-value"));
     assert_eq!(header(&echo, "X-From-Query"), Some("alice"));
     assert_eq!(header(&echo, "X-Stage-Var"), Some("blue"));
-    assert_eq!(header(&echo, "X-Forwarded-For"), Some("10.0.0.1, 127.0.0.1"));
+    assert_eq!(
+        header(&echo, "X-Forwarded-For"),
+        Some("10.0.0.1, 127.0.0.1")
+    );
     assert_eq!(header(&echo, "X-Amzn-Apigateway-Api-Id"), Some("integ123"));
     assert_eq!(header(&echo, "Host"), Some(backend.addr().as_str()));
     assert!(r.header("x-amzn-RequestId").is_some());
@@ -163,13 +173,20 @@ fn http_proxy_passes_backend_status_and_remaps_reserved_headers() {
     // conformance errors/029: HTTP_PROXY passes a backend 400 through.
     let r = request("POST", &gw.url("/dev/status/400"), &[], None);
     assert_eq!(r.status, 400);
-    assert_eq!(r.json(), serde_json::json!({"message": "", "status_code": 400}));
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"message": "", "status_code": 400})
+    );
     // aws-behavior §6.4: Server and Date from the backend become x-amzn-Remapped-*.
     let r = get(&gw.url("/dev/headers"));
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-backend"), Some("yes"));
     assert_eq!(r.header("set-cookie"), Some("a=1"));
-    assert!(r.header("x-amzn-Remapped-Server").unwrap().contains("Python"));
+    assert!(
+        r.header("x-amzn-Remapped-Server")
+            .unwrap()
+            .contains("Python")
+    );
     assert!(r.header("x-amzn-Remapped-Date").is_some());
     assert!(r.header("x-amzn-Remapped-Content-Length").is_some());
 }
@@ -181,12 +198,18 @@ fn backend_down_is_500_and_timeout_is_504() {
     let r = get(&gw.url("/dev/down"));
     assert_eq!(r.status, 500);
     assert_eq!(r.body, r#"{"message": "Internal server error"}"#);
-    assert_eq!(r.header("x-amzn-ErrorType"), Some("InternalServerErrorException"));
+    assert_eq!(
+        r.header("x-amzn-ErrorType"),
+        Some("InternalServerErrorException")
+    );
     let started = std::time::Instant::now();
     let r = get(&gw.url("/dev/slow"));
     assert_eq!(r.status, 504);
     assert_eq!(r.body, r#"{"message": "Endpoint request timed out"}"#);
-    assert!(started.elapsed() < std::time::Duration::from_millis(1400), "timeoutInMillis 300 must cut the 1.5 s call");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1400),
+        "timeoutInMillis 300 must cut the 1.5 s call"
+    );
     // The gateway is still healthy afterwards.
     assert_eq!(get(&gw.url("/dev/users/1")).status, 200);
 }
@@ -198,7 +221,10 @@ fn broken_backend_responses_are_504_not_hangs() {
     for path in ["/dev/broken", "/dev/garbage"] {
         let r = get(&gw.url(path));
         assert_eq!(r.status, 504, "{path}: {}", r.body);
-        assert_eq!(r.body, r#"{"message": "Network error communicating with endpoint"}"#);
+        assert_eq!(
+            r.body,
+            r#"{"message": "Network error communicating with endpoint"}"#
+        );
     }
 }
 
@@ -209,7 +235,10 @@ fn illegal_header_mapping_is_500_conformance_019() {
     let r = get(&gw.url("/dev/transfer-encoding"));
     assert_eq!(r.status, 500);
     assert_eq!(r.body, r#"{"message": "Internal server error"}"#);
-    assert_eq!(r.header("x-amzn-ErrorType"), Some("InternalServerErrorException"));
+    assert_eq!(
+        r.header("x-amzn-ErrorType"),
+        Some("InternalServerErrorException")
+    );
     assert_eq!(r.header("content-type"), Some("application/json"));
 }
 
@@ -226,7 +255,10 @@ fn stage_variables_in_uri_conformance_024() {
     let r = get(&gw.url("/empty/path1"));
     assert_eq!(r.status, 500);
     assert_eq!(r.body, r#"{"message": "Internal server error"}"#);
-    assert_eq!(r.header("x-amzn-ErrorType"), Some("InternalServerErrorException"));
+    assert_eq!(
+        r.header("x-amzn-ErrorType"),
+        Some("InternalServerErrorException")
+    );
 }
 
 fn http_paths() -> &'static str {
@@ -299,13 +331,20 @@ fn http_paths() -> &'static str {
 #[test]
 fn http_integration_selects_responses_by_backend_status() {
     let backend = Backend::start();
-    let gw = Gateway::start_yaml(&api(http_paths(), &format!("backend: '{}'", backend.addr())), &[]);
+    let gw = Gateway::start_yaml(
+        &api(http_paths(), &format!("backend: '{}'", backend.addr())),
+        &[],
+    );
     // AWS-validated (aws-behavior §6.3): 404 matches 4\d{2} → 400; 201 → default 200.
     let r = get(&gw.url("/dev/status/404"));
     assert_eq!(r.status, 400);
     assert_eq!(r.header("x-backend-type"), Some("application/json"));
     assert_eq!(r.header("x-literal"), Some("lit"));
-    assert_eq!(r.json()["status_code"], 404, "no template: the backend body passes through");
+    assert_eq!(
+        r.json()["status_code"],
+        404,
+        "no template: the backend body passes through"
+    );
     let r = get(&gw.url("/dev/status/201"));
     assert_eq!(r.status, 200);
     // conformance errors/028: a backend 400 with only a default response becomes 200... here 400
@@ -318,11 +357,18 @@ fn http_integration_selects_responses_by_backend_status() {
 #[test]
 fn http_integration_sends_only_mapped_parameters() {
     let backend = Backend::start();
-    let gw = Gateway::start_yaml(&api(http_paths(), &format!("backend: '{}'", backend.addr())), &[]);
+    let gw = Gateway::start_yaml(
+        &api(http_paths(), &format!("backend: '{}'", backend.addr())),
+        &[],
+    );
     let r = request(
         "POST",
         &gw.url("/dev/echo?q=hello+world&other=1"),
-        &[("X-In", "in-value"), ("X-Not-Mapped", "dropped"), ("Content-Type", "application/json")],
+        &[
+            ("X-In", "in-value"),
+            ("X-Not-Mapped", "dropped"),
+            ("Content-Type", "application/json"),
+        ],
         Some(r#"{"a":1}"#),
     );
     assert_eq!(r.status, 200);
@@ -332,18 +378,38 @@ fn http_integration_sends_only_mapped_parameters() {
     assert_eq!(header(&echo, "X-Mapped"), Some("in-value"));
     assert_eq!(header(&echo, "X-Not-Mapped"), None);
     assert_eq!(header(&echo, "Accept"), Some("application/json"));
-    assert_eq!(header(&echo, "User-Agent"), Some("AmazonAPIGateway_integ123"));
-    assert!(header(&echo, "X-Amzn-Trace-Id").unwrap().starts_with("Root=1-"));
+    assert_eq!(
+        header(&echo, "User-Agent"),
+        Some("AmazonAPIGateway_integ123")
+    );
+    assert!(
+        header(&echo, "X-Amzn-Trace-Id")
+            .unwrap()
+            .starts_with("Root=1-")
+    );
 }
 
 #[test]
 fn passthrough_never_is_415() {
     let backend = Backend::start();
-    let gw = Gateway::start_yaml(&api(http_paths(), &format!("backend: '{}'", backend.addr())), &[]);
-    let r = request("POST", &gw.url("/dev/never"), &[("Content-Type", "application/json")], Some("{}"));
+    let gw = Gateway::start_yaml(
+        &api(http_paths(), &format!("backend: '{}'", backend.addr())),
+        &[],
+    );
+    let r = request(
+        "POST",
+        &gw.url("/dev/never"),
+        &[("Content-Type", "application/json")],
+        Some("{}"),
+    );
     assert_eq!(r.status, 415);
     assert_eq!(r.body, r#"{"message": "Unsupported Media Type"}"#);
-    let r = request("POST", &gw.url("/dev/never"), &[("Content-Type", "application/xml")], Some("<x/>"));
+    let r = request(
+        "POST",
+        &gw.url("/dev/never"),
+        &[("Content-Type", "application/xml")],
+        Some("<x/>"),
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["body"], "<static/>");
 }

@@ -82,7 +82,10 @@ fn assert_missing_token(gw: &Gateway, method: &str, path: &str) {
     let r = request(method, &gw.url(path), &[], None);
     assert_eq!(r.status, 403, "{method} {path}");
     assert_eq!(r.body, r#"{"message":"Missing Authentication Token"}"#);
-    assert_eq!(r.header("x-amzn-ErrorType"), Some("MissingAuthenticationTokenException"));
+    assert_eq!(
+        r.header("x-amzn-ErrorType"),
+        Some("MissingAuthenticationTokenException")
+    );
     assert_eq!(r.header("content-type"), Some("application/json"));
 }
 
@@ -91,12 +94,21 @@ fn aws_precedence_with_backtracking() {
     let gw = gateway();
     // The AWS-validated example (aws-behavior §2.3 rule 4).
     assert_eq!(matched(&gw, "GET", "/dev/part1"), "/part1");
-    assert_eq!(matched(&gw, "GET", "/dev/part1/hardcoded-value"), "/part1/hardcoded-value");
-    assert_eq!(matched(&gw, "GET", "/dev/part1/random-value"), "/{param+} GET");
+    assert_eq!(
+        matched(&gw, "GET", "/dev/part1/hardcoded-value"),
+        "/part1/hardcoded-value"
+    );
+    assert_eq!(
+        matched(&gw, "GET", "/dev/part1/random-value"),
+        "/{param+} GET"
+    );
     assert_eq!(matched(&gw, "GET", "/dev/"), "/");
     assert_eq!(matched(&gw, "GET", "/dev"), "/");
     assert_eq!(matched(&gw, "GET", "/dev/pets/42"), "/pets/{petId}");
-    assert_eq!(matched(&gw, "GET", "/dev/pets/42/toys"), "/pets/{petId}/toys");
+    assert_eq!(
+        matched(&gw, "GET", "/dev/pets/42/toys"),
+        "/pets/{petId}/toys"
+    );
     assert_eq!(matched(&gw, "GET", "/dev/pets/42/toys/x"), "/{param+} GET");
 }
 
@@ -118,7 +130,10 @@ fn trailing_and_double_slashes() {
     assert_eq!(matched(&gw, "GET", "/dev/part1/"), "/part1");
     assert_eq!(matched(&gw, "GET", "/dev//part1"), "/part1");
     assert_eq!(matched(&gw, "GET", "//dev/part1"), "/part1");
-    assert_eq!(matched(&gw, "GET", "/dev/pets/a%2Bb@c/toys"), "/pets/{petId}/toys");
+    assert_eq!(
+        matched(&gw, "GET", "/dev/pets/a%2Bb@c/toys"),
+        "/pets/{petId}/toys"
+    );
 }
 
 #[test]
@@ -152,13 +167,26 @@ fn custom_domain_base_paths() {
     let gw = gateway();
     let host = [("Host", "api.example.test")];
     let r = request("GET", &gw.url("/part1"), &host, None);
-    assert_eq!(r.json()["matched"], "/part1", "empty base path serves the stage at /");
+    assert_eq!(
+        r.json()["matched"],
+        "/part1",
+        "empty base path serves the stage at /"
+    );
     let r = request("GET", &gw.url("/v1/orders/pets/7"), &host, None);
-    assert_eq!(r.json()["matched"], "/pets/{petId}", "longest base path wins");
+    assert_eq!(
+        r.json()["matched"],
+        "/pets/{petId}",
+        "longest base path wins"
+    );
     let r = request("GET", &gw.url("/"), &host, None);
     assert_eq!(r.json()["matched"], "/");
     // On another host the default endpoint applies: /{stage}/...
-    let r = request("GET", &gw.url("/prod/part1"), &[("Host", "other.test")], None);
+    let r = request(
+        "GET",
+        &gw.url("/prod/part1"),
+        &[("Host", "other.test")],
+        None,
+    );
     assert_eq!(r.json()["matched"], "/part1");
 }
 

@@ -10,8 +10,8 @@ use serde_json::Value;
 use super::error::{ConfigError, Problems, pointer_token};
 use super::snapshot::{Api, MethodConf, Stage};
 use crate::integration::{
-    Integration, IntegrationResponse, IntegrationType, ParamLocation, ParamMapping, ParamSource, Passthrough,
-    ResponseSource, TemplateEntry, UriTemplate,
+    Integration, IntegrationResponse, IntegrationType, ParamLocation, ParamMapping, ParamSource,
+    Passthrough, ResponseSource, TemplateEntry, UriTemplate,
 };
 use crate::route::{Method, RouterBuilder};
 
@@ -43,7 +43,10 @@ pub fn compile_api(
 ) -> Option<Api> {
     let err = |loc: &str, msg: String| ConfigError::new(file, loc, msg);
     let Some(root) = doc.as_object() else {
-        problems.push(err("", "an OpenAPI document must be a JSON/YAML object".into()));
+        problems.push(err(
+            "",
+            "an OpenAPI document must be a JSON/YAML object".into(),
+        ));
         return None;
     };
     if !root.contains_key("openapi") && !root.contains_key("swagger") {
@@ -67,13 +70,19 @@ pub fn compile_api(
                 for (key, http_method) in OPERATIONS {
                     let Some(op) = item.get(key) else { continue };
                     let oloc = format!("{ploc}/{}", pointer_token(key));
-                    let Some(route_method) = Method::from_config(http_method) else { continue };
-                    let Some(integration) = compile_operation(file, &oloc, op, problems) else { continue };
+                    let Some(route_method) = Method::from_config(http_method) else {
+                        continue;
+                    };
+                    let Some(integration) = compile_operation(file, &oloc, op, problems) else {
+                        continue;
+                    };
                     let api_key_required = op
                         .get("security")
                         .and_then(Value::as_array)
                         .is_some_and(|reqs| {
-                            reqs.iter().filter_map(Value::as_object).any(|r| r.keys().any(|k| api_key_schemes.contains(k)))
+                            reqs.iter()
+                                .filter_map(Value::as_object)
+                                .any(|r| r.keys().any(|k| api_key_schemes.contains(k)))
                         });
                     let index = methods.len() as u32;
                     if let Err(e) = builder.insert(path, route_method, index) {
@@ -98,29 +107,51 @@ pub fn compile_api(
     let binary_media_types = root
         .get("x-amazon-apigateway-binary-media-types")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
-    Some(Api { id, name, stages, router: builder.build(), methods, binary_media_types })
+    Some(Api {
+        id,
+        name,
+        stages,
+        router: builder.build(),
+        methods,
+        binary_media_types,
+    })
 }
 
 /// Names of security schemes that are API keys (`x-api-key` header), in Swagger 2 or OAS 3.
 fn api_key_schemes(root: &serde_json::Map<String, Value>) -> Vec<String> {
     let defs = root
         .get("securityDefinitions")
-        .or_else(|| root.get("components").and_then(|c| c.get("securitySchemes")))
+        .or_else(|| {
+            root.get("components")
+                .and_then(|c| c.get("securitySchemes"))
+        })
         .and_then(Value::as_object);
     let Some(defs) = defs else { return Vec::new() };
     defs.iter()
         .filter(|(_, d)| {
             d.get("type").and_then(Value::as_str) == Some("apiKey")
                 && d.get("x-amazon-apigateway-authtype").is_none()
-                && d.get("name").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case("x-api-key"))
+                && d.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| n.eq_ignore_ascii_case("x-api-key"))
         })
         .map(|(k, _)| k.clone())
         .collect()
 }
 
-fn compile_operation(file: &Path, oloc: &str, op: &Value, problems: &mut Problems) -> Option<Integration> {
+fn compile_operation(
+    file: &Path,
+    oloc: &str,
+    op: &Value,
+    problems: &mut Problems,
+) -> Option<Integration> {
     let err = |loc: &str, msg: String| ConfigError::new(file, loc, msg);
     let Some(op) = op.as_object() else {
         problems.push(err(oloc, "an operation must be an object".into()));
@@ -147,10 +178,18 @@ fn compile_operation(file: &Path, oloc: &str, op: &Value, problems: &mut Problem
         });
     };
     let Some(int) = int.as_object() else {
-        problems.push(err(&iloc, "`x-amazon-apigateway-integration` must be an object".into()));
+        problems.push(err(
+            &iloc,
+            "`x-amazon-apigateway-integration` must be an object".into(),
+        ));
         return None;
     };
-    let kind = match int.get("type").and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
+    let kind = match int
+        .get("type")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("http") => IntegrationType::Http,
         Some("http_proxy") => IntegrationType::HttpProxy,
         Some("mock") => IntegrationType::Mock,
@@ -158,14 +197,18 @@ fn compile_operation(file: &Path, oloc: &str, op: &Value, problems: &mut Problem
         Some("aws_proxy") => IntegrationType::AwsProxy,
         Some(other) => {
             problems.push(
-                err(&format!("{iloc}/type"), format!("unknown integration type `{other}`"))
-                    .hint("use one of http, http_proxy, mock, aws, aws_proxy"),
+                err(
+                    &format!("{iloc}/type"),
+                    format!("unknown integration type `{other}`"),
+                )
+                .hint("use one of http, http_proxy, mock, aws, aws_proxy"),
             );
             return None;
         }
         None => {
             problems.push(
-                err(&iloc, "the integration has no `type`".into()).hint("add `type: http_proxy` (or http, mock, aws, aws_proxy)"),
+                err(&iloc, "the integration has no `type`".into())
+                    .hint("add `type: http_proxy` (or http, mock, aws, aws_proxy)"),
             );
             return None;
         }
@@ -200,16 +243,23 @@ fn compile_operation(file: &Path, oloc: &str, op: &Value, problems: &mut Problem
         }
         (IntegrationType::Http | IntegrationType::HttpProxy, _) => {
             problems.push(
-                err(&iloc, "an HTTP integration needs a `uri`".into()).hint("add `uri: http://backend.example/path`"),
+                err(&iloc, "an HTTP integration needs a `uri`".into())
+                    .hint("add `uri: http://backend.example/path`"),
             );
             ok = false;
             None
         }
         (IntegrationType::Aws | IntegrationType::AwsProxy, _) => {
             problems.push(
-                err(&iloc, format!("{} integrations are not served yet; calls will fail with 500", kind.as_str()))
-                    .hint("Lambda integrations arrive with a later release")
-                    .warning(),
+                err(
+                    &iloc,
+                    format!(
+                        "{} integrations are not served yet; calls will fail with 500",
+                        kind.as_str()
+                    ),
+                )
+                .hint("Lambda integrations arrive with a later release")
+                .warning(),
             );
             None
         }
@@ -217,26 +267,40 @@ fn compile_operation(file: &Path, oloc: &str, op: &Value, problems: &mut Problem
     };
     let timeout_ms = match int.get("timeoutInMillis") {
         None => MAX_TIMEOUT_MS,
-        Some(v) => match v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())) {
+        Some(v) => match v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        {
             Some(ms) if (MIN_TIMEOUT_MS..=MAX_TIMEOUT_MS).contains(&ms) => ms,
             _ => {
                 problems.push(
-                    err(&format!("{iloc}/timeoutInMillis"), format!("timeoutInMillis {v} is out of range"))
-                        .hint("use an integer between 50 and 29000"),
+                    err(
+                        &format!("{iloc}/timeoutInMillis"),
+                        format!("timeoutInMillis {v} is out of range"),
+                    )
+                    .hint("use an integer between 50 and 29000"),
                 );
                 ok = false;
                 MAX_TIMEOUT_MS
             }
         },
     };
-    let passthrough = match int.get("passthroughBehavior").and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
+    let passthrough = match int
+        .get("passthroughBehavior")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         None | Some("when_no_match") => Passthrough::WhenNoMatch,
         Some("when_no_templates") => Passthrough::WhenNoTemplates,
         Some("never") => Passthrough::Never,
         Some(other) => {
             problems.push(
-                err(&format!("{iloc}/passthroughBehavior"), format!("unknown passthroughBehavior `{other}`"))
-                    .hint("use when_no_match, when_no_templates or never"),
+                err(
+                    &format!("{iloc}/passthroughBehavior"),
+                    format!("unknown passthroughBehavior `{other}`"),
+                )
+                .hint("use when_no_match, when_no_templates or never"),
             );
             ok = false;
             Passthrough::WhenNoMatch
@@ -252,7 +316,9 @@ fn compile_operation(file: &Path, oloc: &str, op: &Value, problems: &mut Problem
                     let loc = format!("{ploc}/{}", pointer_token(target));
                     match parse_request_mapping(target, source) {
                         Ok(m) => {
-                            if m.location == ParamLocation::Header && is_illegal_mapped_header(kind, &m.name) {
+                            if m.location == ParamLocation::Header
+                                && is_illegal_mapped_header(kind, &m.name)
+                            {
                                 illegal_header_mapping = true;
                                 problems.push(
                                     err(&loc, format!("mapping the `{}` header is refused by AWS: every call will fail with 500", m.name))
@@ -279,7 +345,13 @@ fn compile_operation(file: &Path, oloc: &str, op: &Value, problems: &mut Problem
             }
         }
     }
-    let request_templates = templates(file, &format!("{iloc}/requestTemplates"), int.get("requestTemplates"), problems, &mut ok);
+    let request_templates = templates(
+        file,
+        &format!("{iloc}/requestTemplates"),
+        int.get("requestTemplates"),
+        problems,
+        &mut ok,
+    );
     let mut responses = Vec::new();
     let mut default_response = None;
     if let Some(resp) = int.get("responses") {
@@ -288,7 +360,8 @@ fn compile_operation(file: &Path, oloc: &str, op: &Value, problems: &mut Problem
             Some(map) => {
                 for (pattern, r) in map {
                     let loc = format!("{rloc}/{}", pointer_token(pattern));
-                    let Some(ir) = compile_integration_response(file, &loc, pattern, r, problems) else {
+                    let Some(ir) = compile_integration_response(file, &loc, pattern, r, problems)
+                    else {
                         ok = false;
                         continue;
                     };
@@ -324,27 +397,59 @@ fn compile_operation(file: &Path, oloc: &str, op: &Value, problems: &mut Problem
 
 /// Headers AWS lets you map but then fails every call with 500 (aws-behavior §3.9, AWS-validated).
 fn is_illegal_mapped_header(kind: IntegrationType, name: &str) -> bool {
-    const ALL: [&str; 4] = ["content-length", "transfer-encoding", "x-amzn-trace-id", "x-amzn-apigateway-api-id"];
-    const AWS: [&str; 5] = ["authorization", "connection", "expect", "proxy-authenticate", "te"];
+    const ALL: [&str; 4] = [
+        "content-length",
+        "transfer-encoding",
+        "x-amzn-trace-id",
+        "x-amzn-apigateway-api-id",
+    ];
+    const AWS: [&str; 5] = [
+        "authorization",
+        "connection",
+        "expect",
+        "proxy-authenticate",
+        "te",
+    ];
     let lower = name.to_ascii_lowercase();
     ALL.contains(&lower.as_str())
-        || (matches!(kind, IntegrationType::Aws | IntegrationType::AwsProxy) && AWS.contains(&lower.as_str()))
+        || (matches!(kind, IntegrationType::Aws | IntegrationType::AwsProxy)
+            && AWS.contains(&lower.as_str()))
 }
 
-fn templates(file: &Path, loc: &str, v: Option<&Value>, problems: &mut Problems, ok: &mut bool) -> Vec<TemplateEntry> {
+fn templates(
+    file: &Path,
+    loc: &str,
+    v: Option<&Value>,
+    problems: &mut Problems,
+    ok: &mut bool,
+) -> Vec<TemplateEntry> {
     let Some(v) = v else { return Vec::new() };
     let Some(map) = v.as_object() else {
-        problems.push(ConfigError::new(file, loc, "templates must be an object of content type → template text"));
+        problems.push(ConfigError::new(
+            file,
+            loc,
+            "templates must be an object of content type → template text",
+        ));
         *ok = false;
         return Vec::new();
     };
     let mut out = Vec::new();
     for (ct, t) in map {
         match t {
-            Value::String(s) => out.push(TemplateEntry { content_type: ct.to_ascii_lowercase(), source: s.clone() }),
-            Value::Null => out.push(TemplateEntry { content_type: ct.to_ascii_lowercase(), source: String::new() }),
+            Value::String(s) => out.push(TemplateEntry {
+                content_type: ct.to_ascii_lowercase(),
+                source: s.clone(),
+            }),
+            Value::Null => out.push(TemplateEntry {
+                content_type: ct.to_ascii_lowercase(),
+                source: String::new(),
+            }),
             _ => {
-                problems.push(ConfigError::new(file, format!("{loc}/{}", pointer_token(ct)), "a template must be a string"));
+                problems.push(ConfigError::new(
+                    file,
+                    format!("{loc}/{}", pointer_token(ct)),
+                    "a template must be a string",
+                ));
                 *ok = false;
             }
         }
@@ -365,7 +470,9 @@ fn compile_integration_response(
         return None;
     };
     let status = match obj.get("statusCode") {
-        Some(v) => v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())),
+        Some(v) => v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok())),
         None => None,
     };
     let status = match status {
@@ -378,14 +485,21 @@ fn compile_integration_response(
             return None;
         }
     };
-    let pattern = if key == "default" || key.is_empty() { None } else { Some(key) };
+    let pattern = if key == "default" || key.is_empty() {
+        None
+    } else {
+        Some(key)
+    };
     let pattern = match pattern {
         None => None,
         // Java's String.matches semantics: the whole value must match; `.` excludes newlines.
         Some(p) => match fancy_regex::Regex::new(&format!("^(?:{p})$")) {
             Ok(re) => Some(re),
             Err(e) => {
-                problems.push(err(loc, format!("invalid selectionPattern `{p}`: {e}")).hint("use a Java regular expression"));
+                problems.push(
+                    err(loc, format!("invalid selectionPattern `{p}`: {e}"))
+                        .hint("use a Java regular expression"),
+                );
                 return None;
             }
         },
@@ -396,13 +510,19 @@ fn compile_integration_response(
             let ploc = format!("{loc}/responseParameters/{}", pointer_token(target));
             let Some(name) = target.strip_prefix("method.response.header.") else {
                 problems.push(
-                    err(&ploc, format!("invalid response parameter target `{target}`"))
-                        .hint("targets are method.response.header.NAME"),
+                    err(
+                        &ploc,
+                        format!("invalid response parameter target `{target}`"),
+                    )
+                    .hint("targets are method.response.header.NAME"),
                 );
                 return None;
             };
             let Some(src) = source.as_str() else {
-                problems.push(err(&ploc, "a response parameter source must be a string".into()));
+                problems.push(err(
+                    &ploc,
+                    "a response parameter source must be a string".into(),
+                ));
                 return None;
             };
             match parse_response_source(src) {
@@ -418,11 +538,22 @@ fn compile_integration_response(
         }
     }
     let mut ok = true;
-    let templates = templates(file, &format!("{loc}/responseTemplates"), obj.get("responseTemplates"), problems, &mut ok);
+    let templates = templates(
+        file,
+        &format!("{loc}/responseTemplates"),
+        obj.get("responseTemplates"),
+        problems,
+        &mut ok,
+    );
     if !ok {
         return None;
     }
-    Some(IntegrationResponse { status, pattern, parameters, templates })
+    Some(IntegrationResponse {
+        status,
+        pattern,
+        parameters,
+        templates,
+    })
 }
 
 /// `integration.request.header.X` = `method.request.querystring.Y` and friends.
@@ -437,17 +568,26 @@ fn parse_request_mapping(target: &str, source: &Value) -> Result<ParamMapping, S
         return Err(format!("invalid mapping target `{target}`"));
     };
     if !valid_param_name(name) {
-        return Err(format!("invalid parameter name `{name}` (AWS allows [a-zA-Z0-9._$-])"));
+        return Err(format!(
+            "invalid parameter name `{name}` (AWS allows [a-zA-Z0-9._$-])"
+        ));
     }
     let Some(src) = source.as_str() else {
         return Err("a mapping source must be a string".into());
     };
-    let source = parse_request_source(src).ok_or_else(|| format!("invalid mapping source `{src}`"))?;
-    Ok(ParamMapping { location, name: name.to_string(), source })
+    let source =
+        parse_request_source(src).ok_or_else(|| format!("invalid mapping source `{src}`"))?;
+    Ok(ParamMapping {
+        location,
+        name: name.to_string(),
+        source,
+    })
 }
 
 fn valid_param_name(n: &str) -> bool {
-    !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'$' | b'-'))
+    !n.is_empty()
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'$' | b'-'))
 }
 
 fn literal(src: &str) -> Option<String> {
@@ -460,7 +600,11 @@ fn parse_request_source(src: &str) -> Option<ParamSource> {
     if let Some(l) = literal(src) {
         return Some(ParamSource::Literal(l));
     }
-    let named = |prefix: &str| src.strip_prefix(prefix).filter(|n| !n.is_empty()).map(str::to_string);
+    let named = |prefix: &str| {
+        src.strip_prefix(prefix)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+    };
     if let Some(n) = named("method.request.path.") {
         Some(ParamSource::Path(n))
     } else if let Some(n) = named("method.request.querystring.") {
@@ -487,7 +631,11 @@ fn parse_response_source(src: &str) -> Option<ResponseSource> {
     if let Some(l) = literal(src) {
         return Some(ResponseSource::Literal(l));
     }
-    let named = |prefix: &str| src.strip_prefix(prefix).filter(|n| !n.is_empty()).map(str::to_string);
+    let named = |prefix: &str| {
+        src.strip_prefix(prefix)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+    };
     if let Some(n) = named("integration.response.header.") {
         Some(ResponseSource::Header(n))
     } else if let Some(n) = named("integration.response.multivalueheader.") {

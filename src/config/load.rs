@@ -14,8 +14,12 @@ pub fn read_text(path: &Path) -> Result<String, ConfigError> {
             .hint("check the path; relative paths in a gateway config are relative to that file")
     })?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(ConfigError::new(path, "", format!("the file is {} bytes, over the 6 MB limit", meta.len()))
-            .hint("split the API or remove unused definitions"));
+        return Err(ConfigError::new(
+            path,
+            "",
+            format!("the file is {} bytes, over the 6 MB limit", meta.len()),
+        )
+        .hint("split the API or remove unused definitions"));
     }
     std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(path, "", format!("cannot read the file as UTF-8 text: {e}")))
@@ -34,8 +38,12 @@ pub fn looks_like_json(path: &Path, text: &str) -> bool {
 pub fn parse_value(path: &Path, text: &str) -> Result<serde_json::Value, ConfigError> {
     if looks_like_json(path, text) {
         serde_json::from_str(text).map_err(|e| {
-            ConfigError::new(path, format!("line {}, column {}", e.line(), e.column()), format!("invalid JSON: {e}"))
-                .hint("fix the JSON syntax at that position")
+            ConfigError::new(
+                path,
+                format!("line {}, column {}", e.line(), e.column()),
+                format!("invalid JSON: {e}"),
+            )
+            .hint("fix the JSON syntax at that position")
         })
     } else {
         serde_saphyr::from_str(text).map_err(|e| yaml_error(path, &e))
@@ -50,5 +58,6 @@ pub fn yaml_error(path: &Path, e: &serde_saphyr::Error) -> ConfigError {
         .unwrap_or_default();
     let msg = e.to_string();
     let first = msg.lines().next().unwrap_or("invalid YAML").to_string();
-    ConfigError::new(path, location, first).hint("fix the YAML at that position (see docs/configuration.md)")
+    ConfigError::new(path, location, first)
+        .hint("fix the YAML at that position (see docs/configuration.md)")
 }

@@ -53,7 +53,11 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Loaded, Problems> {
     let value = load::parse_value(path, &text).map_err(|e| Problems(vec![e]))?;
     let is_openapi = value.get("openapi").is_some() || value.get("swagger").is_some();
     let file: gateway::GatewayFile = if is_openapi {
-        let title = value.pointer("/info/title").and_then(Value::as_str).unwrap_or("api").to_string();
+        let title = value
+            .pointer("/info/title")
+            .and_then(Value::as_str)
+            .unwrap_or("api")
+            .to_string();
         gateway::GatewayFile {
             apis: vec![gateway::ApiConf {
                 name: title,
@@ -65,19 +69,31 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Loaded, Problems> {
         }
     } else if load::looks_like_json(path, &text) {
         serde_json::from_value(value.clone()).map_err(|e| {
-            Problems(vec![ConfigError::new(path, "", format!("invalid gateway config: {e}"))
-                .hint("see docs/configuration.md for the file's shape")])
+            Problems(vec![
+                ConfigError::new(path, "", format!("invalid gateway config: {e}"))
+                    .hint("see docs/configuration.md for the file's shape"),
+            ])
         })?
     } else {
         serde_saphyr::from_str(&text).map_err(|e| Problems(vec![load::yaml_error(path, &e)]))?
     };
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let snapshot = compile_file(path, &base_dir, file, is_openapi.then_some(value), overrides, &mut problems);
+    let snapshot = compile_file(
+        path,
+        &base_dir,
+        file,
+        is_openapi.then_some(value),
+        overrides,
+        &mut problems,
+    );
     if problems.has_errors() {
         return Err(problems);
     }
     match snapshot {
-        Some(snapshot) => Ok(Loaded { snapshot, warnings: problems }),
+        Some(snapshot) => Ok(Loaded {
+            snapshot,
+            warnings: problems,
+        }),
         None => Err(problems),
     }
 }
@@ -96,8 +112,12 @@ fn compile_file(
             match l.address.parse::<SocketAddr>() {
                 Ok(a) => listeners.push(a),
                 Err(_) => problems.push(
-                    ConfigError::new(path, format!("/listeners/{i}/address"), format!("`{}` is not an IP:PORT address", l.address))
-                        .hint("write e.g. 127.0.0.1:8080 or 0.0.0.0:443"),
+                    ConfigError::new(
+                        path,
+                        format!("/listeners/{i}/address"),
+                        format!("`{}` is not an IP:PORT address", l.address),
+                    )
+                    .hint("write e.g. 127.0.0.1:8080 or 0.0.0.0:443"),
                 ),
             }
         }
@@ -106,13 +126,19 @@ fn compile_file(
         listeners.extend(DEFAULT_LISTEN.parse::<SocketAddr>().ok());
     }
     if file.apis.is_empty() {
-        problems.push(ConfigError::new(path, "/apis", "no APIs are configured").hint("add an entry under `apis:` with an `openapi:` file"));
+        problems.push(
+            ConfigError::new(path, "/apis", "no APIs are configured")
+                .hint("add an entry under `apis:` with an `openapi:` file"),
+        );
     }
     let mut apis: Vec<Api> = Vec::new();
     for (i, api) in file.apis.into_iter().enumerate() {
         let loc = format!("/apis/{i}");
         if apis.iter().any(|a| a.name == api.name) {
-            problems.push(ConfigError::new(path, &loc, format!("two APIs are named `{}`", api.name)).hint("give each API a unique name"));
+            problems.push(
+                ConfigError::new(path, &loc, format!("two APIs are named `{}`", api.name))
+                    .hint("give each API a unique name"),
+            );
             continue;
         }
         let (doc_file, doc) = match (&inline_doc, &api.openapi) {
@@ -122,8 +148,14 @@ fn compile_file(
                 let text = match load::read_text(&p) {
                     Ok(t) => t,
                     Err(e) => {
-                        problems.push(ConfigError::new(path, format!("{loc}/openapi"), format!("cannot load `{rel}`: {}", e.message))
-                            .hint("the path is relative to the gateway config file"));
+                        problems.push(
+                            ConfigError::new(
+                                path,
+                                format!("{loc}/openapi"),
+                                format!("cannot load `{rel}`: {}", e.message),
+                            )
+                            .hint("the path is relative to the gateway config file"),
+                        );
                         continue;
                     }
                 };
@@ -137,13 +169,19 @@ fn compile_file(
             }
             (None, v @ Value::Object(_)) => (path.to_path_buf(), v.clone()),
             (None, _) => {
-                problems.push(ConfigError::new(path, format!("{loc}/openapi"), "`openapi` must be a file path or an inline document"));
+                problems.push(ConfigError::new(
+                    path,
+                    format!("{loc}/openapi"),
+                    "`openapi` must be a file path or an inline document",
+                ));
                 continue;
             }
         };
         let stages = build_stages(path, &loc, &api.stages, overrides, problems);
         let id = api.id.clone().unwrap_or_else(|| api.name.clone());
-        if let Some(compiled) = compile::compile_api(&doc_file, &doc, id, api.name.clone(), stages, problems) {
+        if let Some(compiled) =
+            compile::compile_api(&doc_file, &doc, id, api.name.clone(), stages, problems)
+        {
             apis.push(compiled);
         }
     }
@@ -153,25 +191,47 @@ fn compile_file(
         for (j, m) in d.mappings.iter().enumerate() {
             let loc = format!("/domains/{i}/mappings/{j}");
             let Some(api) = apis.iter().position(|a| a.name == m.api) else {
-                problems.push(ConfigError::new(path, &loc, format!("no API is named `{}`", m.api)).hint(format!(
-                    "use one of: {}",
-                    apis.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
-                )));
+                problems.push(
+                    ConfigError::new(path, &loc, format!("no API is named `{}`", m.api)).hint(
+                        format!(
+                            "use one of: {}",
+                            apis.iter()
+                                .map(|a| a.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ),
+                );
                 continue;
             };
             let Some(stage) = apis[api].stages.iter().position(|s| s.name == m.stage) else {
-                problems.push(ConfigError::new(path, &loc, format!("API `{}` has no stage `{}`", m.api, m.stage)));
+                problems.push(ConfigError::new(
+                    path,
+                    &loc,
+                    format!("API `{}` has no stage `{}`", m.api, m.stage),
+                ));
                 continue;
             };
             let base_path = m.base_path.trim_matches('/').to_string();
             if mappings.iter().any(|x: &Mapping| x.base_path == base_path) {
-                problems.push(ConfigError::new(path, &loc, format!("base path `{base_path}` is mapped twice on `{}`", d.name)));
+                problems.push(ConfigError::new(
+                    path,
+                    &loc,
+                    format!("base path `{base_path}` is mapped twice on `{}`", d.name),
+                ));
                 continue;
             }
-            mappings.push(Mapping { base_path, api, stage });
+            mappings.push(Mapping {
+                base_path,
+                api,
+                stage,
+            });
         }
-        mappings.sort_by(|a, b| b.base_path.len().cmp(&a.base_path.len()));
-        domains.push(Domain { host: d.name.to_ascii_lowercase(), mappings });
+        mappings.sort_by_key(|m| std::cmp::Reverse(m.base_path.len()));
+        domains.push(Domain {
+            host: d.name.to_ascii_lowercase(),
+            mappings,
+        });
     }
     let s = &file.server;
     let ms = Duration::from_millis;
@@ -202,7 +262,13 @@ fn build_stages(
     let mut stages: Vec<Stage> = Vec::new();
     for (i, s) in confs.iter().enumerate() {
         let sloc = format!("{loc}/stages/{i}");
-        if s.name.is_empty() || s.name.len() > 128 || !s.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if s.name.is_empty()
+            || s.name.len() > 128
+            || !s
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             problems.push(ConfigError::new(path, &sloc, format!("invalid stage name `{}`", s.name))
                 .hint("stage names use letters, digits, hyphens and underscores, at most 128 characters"));
             continue;
@@ -214,16 +280,26 @@ fn build_stages(
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 _ => {
-                    problems.push(ConfigError::new(path, format!("{sloc}/variables/{}", error::pointer_token(k)), "a stage variable must be a string"));
+                    problems.push(ConfigError::new(
+                        path,
+                        format!("{sloc}/variables/{}", error::pointer_token(k)),
+                        "a stage variable must be a string",
+                    ));
                     continue;
                 }
             };
             variables.push((k.clone(), value));
         }
-        stages.push(Stage { name: s.name.clone(), variables });
+        stages.push(Stage {
+            name: s.name.clone(),
+            variables,
+        });
     }
     if stages.is_empty() && confs.is_empty() {
-        stages.push(Stage { name: overrides.stage.clone().unwrap_or_else(|| "dev".into()), variables: Vec::new() });
+        stages.push(Stage {
+            name: overrides.stage.clone().unwrap_or_else(|| "dev".into()),
+            variables: Vec::new(),
+        });
     }
     for stage in &mut stages {
         if overrides.stage.as_ref().is_some_and(|s| *s != stage.name) {
@@ -238,14 +314,33 @@ fn build_stages(
     }
     for stage in &stages {
         for (k, v) in &stage.variables {
-            let vloc = format!("{loc}/stages/{}/variables/{}", stage.name, error::pointer_token(k));
-            if k.is_empty() || k.len() > 64 || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                problems.push(ConfigError::new(path, &vloc, format!("invalid stage variable name `{k}`"))
-                    .hint("names use letters, digits and underscores, at most 64 characters"));
+            let vloc = format!(
+                "{loc}/stages/{}/variables/{}",
+                stage.name,
+                error::pointer_token(k)
+            );
+            if k.is_empty()
+                || k.len() > 64
+                || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                problems.push(
+                    ConfigError::new(path, &vloc, format!("invalid stage variable name `{k}`"))
+                        .hint("names use letters, digits and underscores, at most 64 characters"),
+                );
             }
-            if v.len() > 512 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~:/?#&=,".contains(&b)) {
-                problems.push(ConfigError::new(path, &vloc, format!("invalid value `{v}` for stage variable `{k}`"))
-                    .hint("AWS allows [A-Za-z0-9-._~:/?#&=,], at most 512 characters"));
+            if v.len() > 512
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~:/?#&=,".contains(&b))
+            {
+                problems.push(
+                    ConfigError::new(
+                        path,
+                        &vloc,
+                        format!("invalid value `{v}` for stage variable `{k}`"),
+                    )
+                    .hint("AWS allows [A-Za-z0-9-._~:/?#&=,], at most 512 characters"),
+                );
             }
         }
     }

@@ -73,7 +73,10 @@ pub struct Stage {
 impl Stage {
     /// A stage variable's value.
     pub fn variable(&self, name: &str) -> Option<&str> {
-        self.variables.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.variables
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -121,7 +124,10 @@ pub struct Published {
 impl Published {
     /// Publishes the first snapshot.
     pub fn new(s: Snapshot) -> Self {
-        Published { generation: AtomicU64::new(0), current: Mutex::new(Arc::new(s)) }
+        Published {
+            generation: AtomicU64::new(0),
+            current: Mutex::new(Arc::new(s)),
+        }
     }
 
     /// The generation of the newest snapshot.

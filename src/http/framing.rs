@@ -91,7 +91,11 @@ pub fn head_info(headers: &[httparse::Header<'_>], http11: bool) -> Result<HeadI
         (false, Some(0)) | (false, None) => BodyFraming::Empty,
         (false, Some(n)) => BodyFraming::Length(n),
     };
-    Ok(HeadInfo { framing, keep_alive, expect_continue })
+    Ok(HeadInfo {
+        framing,
+        keep_alive,
+        expect_continue,
+    })
 }
 
 /// Parses a non-empty run of ASCII digits, refusing signs, spaces and overflow.
@@ -147,7 +151,10 @@ pub fn scan_chunked(buf: &[u8], limit: usize) -> Result<ChunkScan, FramingError>
                 };
                 pos += end + 2;
                 if end == 0 {
-                    return Ok(ChunkScan::Complete { consumed: pos, data_len });
+                    return Ok(ChunkScan::Complete {
+                        consumed: pos,
+                        data_len,
+                    });
                 }
             }
         }
@@ -229,35 +236,57 @@ mod tests {
     use super::*;
 
     fn hdrs<'a>(list: &'a [(&'a str, &'a str)]) -> Vec<httparse::Header<'a>> {
-        list.iter().map(|(n, v)| httparse::Header { name: n, value: v.as_bytes() }).collect()
+        list.iter()
+            .map(|(n, v)| httparse::Header {
+                name: n,
+                value: v.as_bytes(),
+            })
+            .collect()
     }
 
     #[test]
     fn content_length_and_chunked_is_rejected() {
         let h = hdrs(&[("Content-Length", "5"), ("Transfer-Encoding", "chunked")]);
-        assert_eq!(head_info(&h, true).unwrap_err(), FramingError::LengthAndChunked);
+        assert_eq!(
+            head_info(&h, true).unwrap_err(),
+            FramingError::LengthAndChunked
+        );
     }
 
     #[test]
     fn conflicting_lengths_are_rejected_equal_ones_accepted() {
         let h = hdrs(&[("Content-Length", "5"), ("content-length", "6")]);
-        assert_eq!(head_info(&h, true).unwrap_err(), FramingError::BadContentLength);
+        assert_eq!(
+            head_info(&h, true).unwrap_err(),
+            FramingError::BadContentLength
+        );
         let h = hdrs(&[("Content-Length", "5"), ("content-length", "5")]);
         assert_eq!(head_info(&h, true).unwrap().framing, BodyFraming::Length(5));
         for bad in ["+5", "-1", "5 5", "0x10", "", "99999999999999999999"] {
-            let h = hdrs(&[("Content-Length", bad)]);
-            assert_eq!(head_info(&h, true).unwrap_err(), FramingError::BadContentLength, "{bad}");
+            let list = [("Content-Length", bad)];
+            let h = hdrs(&list);
+            assert_eq!(
+                head_info(&h, true).unwrap_err(),
+                FramingError::BadContentLength,
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn transfer_encoding_must_end_in_chunked() {
         let h = hdrs(&[("Transfer-Encoding", "gzip")]);
-        assert_eq!(head_info(&h, true).unwrap_err(), FramingError::UnsupportedTransferEncoding);
+        assert_eq!(
+            head_info(&h, true).unwrap_err(),
+            FramingError::UnsupportedTransferEncoding
+        );
         let h = hdrs(&[("Transfer-Encoding", "gzip, chunked")]);
         assert_eq!(head_info(&h, true).unwrap().framing, BodyFraming::Chunked);
         let h = hdrs(&[("Transfer-Encoding", "chunked, gzip")]);
-        assert_eq!(head_info(&h, true).unwrap_err(), FramingError::UnsupportedTransferEncoding);
+        assert_eq!(
+            head_info(&h, true).unwrap_err(),
+            FramingError::UnsupportedTransferEncoding
+        );
     }
 
     #[test]
@@ -274,20 +303,43 @@ mod tests {
     fn chunked_scan_and_decode() {
         let body = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT";
         let scan = scan_chunked(body, 100).unwrap();
-        assert_eq!(scan, ChunkScan::Complete { consumed: body.len() - 4, data_len: 9 });
+        assert_eq!(
+            scan,
+            ChunkScan::Complete {
+                consumed: body.len() - 4,
+                data_len: 9
+            }
+        );
         let mut out = Vec::new();
         decode_chunked(body, &mut out).unwrap();
         assert_eq!(out, b"Wikipedia");
         for cut in 0..body.len() - 4 {
-            assert_eq!(scan_chunked(&body[..cut], 100).unwrap(), ChunkScan::Partial, "cut {cut}");
+            assert_eq!(
+                scan_chunked(&body[..cut], 100).unwrap(),
+                ChunkScan::Partial,
+                "cut {cut}"
+            );
         }
     }
 
     #[test]
     fn bad_chunks_are_rejected() {
-        for bad in [&b"x\r\n"[..], b"4\r\nWikiXX", b"\r\n", b"4\nWiki\r\n0\r\n\r\n", b"11111111111111111\r\n"] {
-            assert!(scan_chunked(bad, 1 << 30).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"x\r\n"[..],
+            b"4\r\nWikiXX",
+            b"\r\n",
+            b"4\nWiki\r\n0\r\n\r\n",
+            b"11111111111111111\r\n",
+        ] {
+            assert!(
+                scan_chunked(bad, 1 << 30).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
-        assert_eq!(scan_chunked(b"ff\r\n", 10).unwrap_err(), FramingError::TooLarge);
+        assert_eq!(
+            scan_chunked(b"ff\r\n", 10).unwrap_err(),
+            FramingError::TooLarge
+        );
     }
 }

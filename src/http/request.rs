@@ -28,7 +28,10 @@ pub struct Request<'b> {
 impl<'b> Request<'b> {
     /// First value of a header, case-insensitively.
     pub fn header(&self, name: &str) -> Option<&'b [u8]> {
-        self.headers.iter().find(|h| name_eq(h.name, name)).map(|h| h.value)
+        self.headers
+            .iter()
+            .find(|h| name_eq(h.name, name))
+            .map(|h| h.value)
     }
 
     /// First value of a header as UTF-8 text, if it is.
@@ -50,7 +53,10 @@ impl<'b> Request<'b> {
 /// (`http://host/path`, RFC 9112 §3.2.2) is reduced to its path; a fragment is dropped.
 pub fn split_target(target: &str) -> (&str, Option<&str>) {
     let mut t = target;
-    if let Some(rest) = t.strip_prefix("http://").or_else(|| t.strip_prefix("https://")) {
+    if let Some(rest) = t
+        .strip_prefix("http://")
+        .or_else(|| t.strip_prefix("https://"))
+    {
         t = rest.find('/').map_or("/", |i| &rest[i..]);
     }
     if let Some(i) = t.find('#') {

@@ -76,14 +76,18 @@ thread_local! {
 }
 
 fn seed() -> u64 {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     let addr = &t as *const u64 as u64;
     (t ^ addr.rotate_left(32)) | 1
 }
 
 /// Appends `Date: <IMF-fixdate>`; the string is formatted once per second per core.
 pub fn date(out: &mut Vec<u8>) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     DATE.with(|cell| {
         let mut cell = cell.borrow_mut();
         if cell.0 != now {
@@ -97,8 +101,10 @@ pub fn date(out: &mut Vec<u8>) {
 /// Formats seconds since the epoch as an IMF-fixdate (RFC 9110 §5.6.7).
 pub fn imf_fixdate(secs: u64) -> [u8; 29] {
     const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
-    const MONTHS: [&[u8; 3]; 12] =
-        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
     let days = secs / 86400;
     let rem = secs % 86400;
     let (y, m, d) = civil_from_days(days as i64);
@@ -193,7 +199,10 @@ mod tests {
     fn dates() {
         assert_eq!(&imf_fixdate(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(&imf_fixdate(784_111_777), b"Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(&imf_fixdate(1_709_251_199), b"Thu, 29 Feb 2024 23:59:59 GMT");
+        assert_eq!(
+            &imf_fixdate(1_709_251_199),
+            b"Thu, 29 Feb 2024 23:59:59 GMT"
+        );
     }
 
     #[test]

@@ -51,7 +51,11 @@ impl UriTemplate {
             } else if let Some(after) = rest.strip_prefix('{') {
                 let end = after.find('}').ok_or("unterminated {parameter}")?;
                 let name = &after[..end];
-                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$')) {
+                if name.is_empty()
+                    || !name.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$')
+                    })
+                {
                     return Err(format!("invalid path parameter `{{{name}}}`"));
                 }
                 if !lit.is_empty() {
@@ -76,15 +80,26 @@ impl UriTemplate {
         }
         // The origin is static when the first placeholder comes after the authority.
         let scheme_len = if lower.starts_with("https://") { 8 } else { 7 };
-        let first_placeholder = raw.find("${").into_iter().chain(raw.find('{')).min().unwrap_or(raw.len());
-        let authority_end = raw[scheme_len..].find(['/', '?']).map_or(raw.len(), |i| i + scheme_len);
+        let first_placeholder = raw
+            .find("${")
+            .into_iter()
+            .chain(raw.find('{'))
+            .min()
+            .unwrap_or(raw.len());
+        let authority_end = raw[scheme_len..]
+            .find(['/', '?'])
+            .map_or(raw.len(), |i| i + scheme_len);
         let static_origin = if first_placeholder >= authority_end {
             let (origin, _) = split_url(&raw[..authority_end])?;
             Some(origin)
         } else {
             None
         };
-        Ok(UriTemplate { raw: raw.to_string(), parts, static_origin })
+        Ok(UriTemplate {
+            raw: raw.to_string(),
+            parts,
+            static_origin,
+        })
     }
 
     /// Writes the URI with placeholders filled in. Missing values render empty, as AWS does.
@@ -135,14 +150,28 @@ pub fn split_url(url: &str) -> Result<(Origin, &str), String> {
         }
     };
     let port = match port {
-        Some(p) => p.parse::<u16>().map_err(|_| format!("invalid port `{p}`"))?,
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| format!("invalid port `{p}`"))?,
         None if https => 443,
         None => 80,
     };
-    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')) {
+    if host.is_empty()
+        || !host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
+        })
+    {
         return Err(format!("invalid host `{host}`"));
     }
-    Ok((Origin { https, host: host.to_string(), port, host_header: authority.to_string() }, path))
+    Ok((
+        Origin {
+            https,
+            host: host.to_string(),
+            port,
+            host_header: authority.to_string(),
+        },
+        path,
+    ))
 }
 
 #[cfg(test)]
@@ -152,16 +181,25 @@ mod tests {
 
     #[test]
     fn templates_render_params_and_stage_variables() {
-        let t = UriTemplate::parse("http://${stageVariables.host}/pets/{petId}?q=${stageVariables.q}").unwrap();
+        let t =
+            UriTemplate::parse("http://${stageVariables.host}/pets/{petId}?q=${stageVariables.q}")
+                .unwrap();
         assert!(t.static_origin.is_none());
         let mut out = String::new();
-        t.render(|n| (n == "petId").then_some("7"), |n| if n == "host" { Some("h:81") } else { None }, &mut out);
+        t.render(
+            |n| (n == "petId").then_some("7"),
+            |n| if n == "host" { Some("h:81") } else { None },
+            &mut out,
+        );
         assert_eq!(out, "http://h:81/pets/7?q=");
         let (o, p) = split_url(&out).unwrap();
         assert_eq!((o.host.as_str(), o.port, p), ("h", 81, "/pets/7?q="));
         let t = UriTemplate::parse("https://example.com/{proxy}").unwrap();
         let o = t.static_origin.unwrap();
-        assert_eq!((o.https, o.port, o.host_header.as_str()), (true, 443, "example.com"));
+        assert_eq!(
+            (o.https, o.port, o.host_header.as_str()),
+            (true, 443, "example.com")
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@
 pub fn status_from_template_output(text: &str) -> Option<u16> {
     let mut rest = text;
     while let Some(i) = rest.find("statusCode") {
-        let after = rest[i + "statusCode".len()..].trim_start_matches(['"', '\'']).trim_start();
+        let after = rest[i + "statusCode".len()..]
+            .trim_start_matches(['"', '\''])
+            .trim_start();
         if let Some(v) = after.strip_prefix(':') {
             let v = v.trim_start().trim_start_matches(['"', '\'']);
             let digits: &str = &v[..v.bytes().take_while(u8::is_ascii_digit).count()];

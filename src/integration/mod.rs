@@ -171,7 +171,11 @@ impl Integration {
     pub fn select_response(&self, value: &str) -> Option<&IntegrationResponse> {
         self.responses
             .iter()
-            .find(|r| r.pattern.as_ref().is_some_and(|p| p.is_match(value).unwrap_or(false)))
+            .find(|r| {
+                r.pattern
+                    .as_ref()
+                    .is_some_and(|p| p.is_match(value).unwrap_or(false))
+            })
             .or(self.default_response.as_ref())
     }
 }

@@ -70,7 +70,9 @@ impl BackendResponse {
 
     /// The first value of a header, case-insensitively.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.header_iter().find(|(n, _)| name_eq(n, name)).map(|(_, v)| v)
+        self.header_iter()
+            .find(|(n, _)| name_eq(n, name))
+            .map(|(_, v)| v)
     }
 }
 
@@ -86,7 +88,12 @@ pub struct Pool {
 impl Pool {
     /// An empty pool.
     pub fn new(max_idle: usize, connect_timeout: Duration) -> Self {
-        Pool { idle: RefCell::default(), dns: RefCell::default(), max_idle, connect_timeout }
+        Pool {
+            idle: RefCell::default(),
+            dns: RefCell::default(),
+            max_idle,
+            connect_timeout,
+        }
     }
 
     /// Resolves `host:port`. IP literals never block; names are looked up with the system
@@ -102,7 +109,11 @@ impl Pool {
                 return Ok(*addr);
             }
         }
-        let addr = key.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or(UpstreamError::Resolve)?;
+        let addr = key
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or(UpstreamError::Resolve)?;
         self.dns.borrow_mut().insert(key, (addr, Instant::now()));
         Ok(addr)
     }
@@ -126,7 +137,10 @@ impl Pool {
                 Ok(s)
             }
             Ok(Err(e)) => Err(UpstreamError::Connect(e)),
-            Err(_) => Err(UpstreamError::Connect(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))),
+            Err(_) => Err(UpstreamError::Connect(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connect timed out",
+            ))),
         }
     }
 
@@ -174,9 +188,14 @@ impl Pool {
                             continue;
                         }
                         Err(Exchange::ClosedBeforeResponse) => {
-                            return (Err(UpstreamError::Broken("connection closed before a response")), request);
+                            return (
+                                Err(UpstreamError::Broken("connection closed before a response")),
+                                request,
+                            );
                         }
-                        Err(Exchange::Broken(why)) => return (Err(UpstreamError::Broken(why)), request),
+                        Err(Exchange::Broken(why)) => {
+                            return (Err(UpstreamError::Broken(why)), request);
+                        }
                     }
                 }
             }
@@ -190,7 +209,11 @@ enum Exchange {
 }
 
 /// Appends to `buf` with one read; returns bytes read (0 = end of stream).
-pub async fn read_more<S: AsyncReadRent>(stream: &mut S, mut buf: Vec<u8>, reserve: usize) -> (io::Result<usize>, Vec<u8>) {
+pub async fn read_more<S: AsyncReadRent>(
+    stream: &mut S,
+    mut buf: Vec<u8>,
+    reserve: usize,
+) -> (io::Result<usize>, Vec<u8>) {
     if buf.capacity() - buf.len() < reserve {
         buf.reserve(reserve);
     }
@@ -222,7 +245,9 @@ async fn exchange_on(
                 // End of stream: complete only for a close-delimited body.
                 break match parse_response(&buf, head_request, true, resp) {
                     Ok(Some(_)) => Ok(false),
-                    Ok(None) => Err(Exchange::Broken("backend closed the connection mid-response")),
+                    Ok(None) => Err(Exchange::Broken(
+                        "backend closed the connection mid-response",
+                    )),
                     Err(e) => Err(Exchange::Broken(e)),
                 };
             }
@@ -243,7 +268,12 @@ async fn exchange_on(
 
 /// Parses a complete response in `buf` into `resp`. `Ok(None)`: more bytes needed.
 /// `Ok(Some(keep_alive))`: complete. `eof`: the backend closed the connection.
-fn parse_response(buf: &[u8], head_request: bool, eof: bool, resp: &mut BackendResponse) -> Result<Option<bool>, &'static str> {
+fn parse_response(
+    buf: &[u8],
+    head_request: bool,
+    eof: bool,
+    resp: &mut BackendResponse,
+) -> Result<Option<bool>, &'static str> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut r = httparse::Response::new(&mut headers);
     let head_len = match r.parse(buf) {
@@ -265,7 +295,12 @@ fn parse_response(buf: &[u8], head_request: bool, eof: bool, resp: &mut BackendR
     for h in r.headers.iter() {
         let ns = h.name.as_ptr() as usize - base;
         let vs = h.value.as_ptr() as usize - base;
-        resp.headers.push((ns as u32, (ns + h.name.len()) as u32, vs as u32, (vs + h.value.len()) as u32));
+        resp.headers.push((
+            ns as u32,
+            (ns + h.name.len()) as u32,
+            vs as u32,
+            (vs + h.value.len()) as u32,
+        ));
         if name_eq(h.name, "content-length") {
             let n = parse_decimal(trim_ows(h.value)).ok_or("bad Content-Length from backend")?;
             if length.is_some_and(|l| l != n) {
@@ -273,7 +308,12 @@ fn parse_response(buf: &[u8], head_request: bool, eof: bool, resp: &mut BackendR
             }
             length = Some(n);
         } else if name_eq(h.name, "transfer-encoding") {
-            chunked = h.value.rsplit(|b| *b == b',').next().map(trim_ows).is_some_and(|v| v.eq_ignore_ascii_case(b"chunked"));
+            chunked = h
+                .value
+                .rsplit(|b| *b == b',')
+                .next()
+                .map(trim_ows)
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"chunked"));
             if !chunked {
                 keep_alive = false;
             }
@@ -300,7 +340,8 @@ fn parse_response(buf: &[u8], head_request: bool, eof: bool, resp: &mut BackendR
             Ok(ChunkScan::Partial) => Ok(None),
             Ok(ChunkScan::Complete { data_len, .. }) => {
                 let mut body = Vec::with_capacity(data_len);
-                decode_chunked(&buf[head_len..], &mut body).map_err(|_| "bad chunked body from backend")?;
+                decode_chunked(&buf[head_len..], &mut body)
+                    .map_err(|_| "bad chunked body from backend")?;
                 resp.chunked_body = Some(body);
                 resp.body_range = (head_len, head_len);
                 Ok(Some(keep_alive))
@@ -336,8 +377,12 @@ mod tests {
         r.buf = raw.to_vec();
         assert_eq!(r.body(), b"hello");
         assert_eq!(r.header("x"), Some(&b"y"[..]));
-        assert_eq!(parse_response(&raw[..raw.len() - 1], false, false, &mut r), Ok(None));
-        let raw = b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+        assert_eq!(
+            parse_response(&raw[..raw.len() - 1], false, false, &mut r),
+            Ok(None)
+        );
+        let raw =
+            b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
         assert_eq!(parse_response(raw, false, false, &mut r), Ok(Some(true)));
         assert_eq!(r.body(), b"abc");
         assert_eq!(r.status, 201);

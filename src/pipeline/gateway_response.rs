@@ -34,19 +34,41 @@ impl Reject {
     /// `{"message": "Internal server error"}`, AWS-validated) and the 403s compactly.
     pub fn parts(self) -> (u16, &'static str, Option<&'static str>) {
         match self {
-            Reject::MissingAuthenticationToken => {
-                (403, r#"{"message":"Missing Authentication Token"}"#, Some("MissingAuthenticationTokenException"))
+            Reject::MissingAuthenticationToken => (
+                403,
+                r#"{"message":"Missing Authentication Token"}"#,
+                Some("MissingAuthenticationTokenException"),
+            ),
+            Reject::UnknownStage => (
+                403,
+                r#"{"message":"Forbidden"}"#,
+                Some("ForbiddenException"),
+            ),
+            Reject::UnsupportedMediaType => (
+                415,
+                r#"{"message": "Unsupported Media Type"}"#,
+                Some("UnsupportedMediaTypeException"),
+            ),
+            Reject::ApiConfiguration => (
+                500,
+                r#"{"message": "Internal server error"}"#,
+                Some("InternalServerErrorException"),
+            ),
+            Reject::IntegrationTimeout => {
+                (504, r#"{"message": "Endpoint request timed out"}"#, None)
             }
-            Reject::UnknownStage => (403, r#"{"message":"Forbidden"}"#, Some("ForbiddenException")),
-            Reject::UnsupportedMediaType => (415, r#"{"message": "Unsupported Media Type"}"#, Some("UnsupportedMediaTypeException")),
-            Reject::ApiConfiguration => (500, r#"{"message": "Internal server error"}"#, Some("InternalServerErrorException")),
-            Reject::IntegrationTimeout => (504, r#"{"message": "Endpoint request timed out"}"#, None),
-            Reject::IntegrationFailure => {
-                (504, r#"{"message": "Network error communicating with endpoint"}"#, Some("InternalServerErrorException"))
-            }
+            Reject::IntegrationFailure => (
+                504,
+                r#"{"message": "Network error communicating with endpoint"}"#,
+                Some("InternalServerErrorException"),
+            ),
             Reject::RequestTooLarge => (413, r#"{"message":"Request Too Long"}"#, None),
             Reject::BadRequest => (400, r#"{"message":"Bad Request"}"#, None),
-            Reject::HeadersTooLarge => (431, r#"{"message":"Request Header Fields Too Large"}"#, None),
+            Reject::HeadersTooLarge => (
+                431,
+                r#"{"message":"Request Header Fields Too Large"}"#,
+                None,
+            ),
         }
     }
 
@@ -63,7 +85,11 @@ pub fn write(reject: Reject, keep_alive: bool, head: bool, out: &mut Vec<u8>) {
     date(out);
     header(out, "Content-Type", b"application/json");
     content_length(out, body.len());
-    header(out, "Connection", if keep_alive { b"keep-alive" } else { b"close" });
+    header(
+        out,
+        "Connection",
+        if keep_alive { b"keep-alive" } else { b"close" },
+    );
     header(out, "x-amzn-RequestId", &request_id());
     if let Some(t) = error_type {
         header(out, "x-amzn-ErrorType", t.as_bytes());

@@ -16,13 +16,16 @@ pub use gateway_response::Reject;
 
 use crate::config::{Api, MethodConf, Published, Snapshot, Stage};
 use crate::http::request::Request;
-use crate::http::response::{content_length, date, extended_request_id, header, random_u64, request_id, status_line};
+use crate::http::response::{
+    content_length, date, extended_request_id, header, random_u64, request_id, status_line,
+};
 use crate::http::{name_eq, trim_ows};
 use crate::integration::http::split_url;
 use crate::integration::mock::status_from_template_output;
 use crate::integration::upstream::{BackendResponse, Pool, UpstreamError};
 use crate::integration::{
-    Integration, IntegrationResponse, IntegrationType, ParamLocation, ParamSource, Passthrough, ResponseSource, TemplateEntry,
+    Integration, IntegrationResponse, IntegrationType, ParamLocation, ParamSource, Passthrough,
+    ResponseSource, TemplateEntry,
 };
 use crate::route::{Method, Params};
 
@@ -42,7 +45,12 @@ impl Worker {
         let (generation, snapshot) = published.load();
         let s = &snapshot.server;
         let pool = Pool::new(s.max_idle_backend_connections, s.connect_timeout);
-        Worker { published, generation: Cell::new(generation), snapshot: RefCell::new(snapshot), pool }
+        Worker {
+            published,
+            generation: Cell::new(generation),
+            snapshot: RefCell::new(snapshot),
+            pool,
+        }
     }
 
     /// The snapshot to serve the next request with: one atomic load, and a lock only when a
@@ -76,7 +84,13 @@ struct Target<'s, 'p> {
 
 /// Handles one request, writing the whole response into `out`. Returns `false` when the
 /// connection must close after this response.
-pub async fn handle(worker: &Worker, req: &Request<'_>, keep_alive: bool, scratch: &mut Scratch, out: &mut Vec<u8>) -> bool {
+pub async fn handle(
+    worker: &Worker,
+    req: &Request<'_>,
+    keep_alive: bool,
+    scratch: &mut Scratch,
+    out: &mut Vec<u8>,
+) -> bool {
     let snapshot = worker.snapshot();
     let head = req.method == "HEAD";
     let target = match resolve(&snapshot, req) {
@@ -91,7 +105,9 @@ pub async fn handle(worker: &Worker, req: &Request<'_>, keep_alive: bool, scratc
         Err(Reject::ApiConfiguration)
     } else {
         match integration.kind {
-            IntegrationType::HttpProxy => http_proxy(worker, req, &target, keep_alive, scratch, out).await,
+            IntegrationType::HttpProxy => {
+                http_proxy(worker, req, &target, keep_alive, scratch, out).await
+            }
             IntegrationType::Http => http(worker, req, &target, keep_alive, scratch, out).await,
             IntegrationType::Mock => mock(req, &target, keep_alive, out),
             IntegrationType::Aws | IntegrationType::AwsProxy => Err(Reject::ApiConfiguration),
@@ -119,7 +135,9 @@ fn resolve<'s, 'p>(snapshot: &'s Snapshot, req: &Request<'p>) -> Result<Target<'
             let rest = if m.base_path.is_empty() {
                 Some(path)
             } else {
-                trimmed.strip_prefix(m.base_path.as_str()).filter(|r| r.is_empty() || r.starts_with('/'))
+                trimmed
+                    .strip_prefix(m.base_path.as_str())
+                    .filter(|r| r.is_empty() || r.starts_with('/'))
             };
             if let Some(rest) = rest {
                 let api = &snapshot.apis[m.api];
@@ -140,15 +158,28 @@ fn resolve<'s, 'p>(snapshot: &'s Snapshot, req: &Request<'p>) -> Result<Target<'
                 Some(i) => (&trimmed[..i], &trimmed[i..]),
                 None => (trimmed, ""),
             };
-            let stage = api.stages.iter().find(|s| s.name == stage_name).ok_or(Reject::UnknownStage)?;
+            let stage = api
+                .stages
+                .iter()
+                .find(|s| s.name == stage_name)
+                .ok_or(Reject::UnknownStage)?;
             (api, stage, rest)
         }
     };
-    let method = Method::from_bytes(req.method.as_bytes()).ok_or(Reject::MissingAuthenticationToken)?;
+    let method =
+        Method::from_bytes(req.method.as_bytes()).ok_or(Reject::MissingAuthenticationToken)?;
     let route_path = if rest.is_empty() { "/" } else { rest };
-    let m = api.router.at(method, route_path.as_bytes()).ok_or(Reject::MissingAuthenticationToken)?;
+    let m = api
+        .router
+        .at(method, route_path.as_bytes())
+        .ok_or(Reject::MissingAuthenticationToken)?;
     let method_conf = &api.methods[*m.value as usize];
-    Ok(Target { api, stage, method: method_conf, params: m.params })
+    Ok(Target {
+        api,
+        stage,
+        method: method_conf,
+        params: m.params,
+    })
 }
 
 /// The API for the default endpoint: by `x-apigw-api-id`, by a `{apiId}.execute-api.` host,
@@ -217,15 +248,13 @@ pub fn url_decode(s: &str) -> Cow<'_, str> {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             c => out.push(c),
         }
         i += 1;
@@ -246,7 +275,9 @@ fn hex(b: u8) -> Option<u8> {
 fn url_encode_into(s: &str, out: &mut String) {
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => {
                 let _ = write!(out, "%{b:02X}");
@@ -257,19 +288,24 @@ fn url_encode_into(s: &str, out: &mut String) {
 
 /// Last value of a query parameter, decoded.
 fn query_last<'a>(query: Option<&'a str>, name: &str) -> Option<Cow<'a, str>> {
-    query?
-        .split('&')
-        .filter_map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (url_decode(k) == name).then(|| url_decode(v))
-        })
-        .last()
+    query?.split('&').rev().find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (url_decode(k) == name).then(|| url_decode(v))
+    })
 }
 
 /// The value of one `requestParameters` source (`None`: absent, so nothing is mapped).
-fn source_value<'a>(src: &'a ParamSource, req: &Request<'a>, t: &Target<'a, 'a>) -> Option<Cow<'a, str>> {
+fn source_value<'a>(
+    src: &'a ParamSource,
+    req: &Request<'a>,
+    t: &Target<'a, 'a>,
+) -> Option<Cow<'a, str>> {
     match src {
-        ParamSource::Path(n) => t.params.get(n).and_then(|v| std::str::from_utf8(v).ok()).map(Cow::Borrowed),
+        ParamSource::Path(n) => t
+            .params
+            .get(n)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(Cow::Borrowed),
         ParamSource::QueryString(n) => query_last(req.query, n),
         ParamSource::MultiQueryString(n) => {
             let vals: Vec<Cow<'_, str>> = req
@@ -330,7 +366,11 @@ fn context_value(name: &str, req: &Request<'_>, t: &Target<'_, '_>) -> Option<St
 }
 
 /// Renders the integration URI and resolves its origin.
-fn backend_url<'a>(req: &Request<'a>, t: &Target<'a, 'a>, scratch_url: &mut String) -> Result<(), Reject> {
+fn backend_url<'a>(
+    req: &Request<'a>,
+    t: &Target<'a, 'a>,
+    scratch_url: &mut String,
+) -> Result<(), Reject> {
     let integration = &t.method.integration;
     let uri = integration.uri.as_ref().ok_or(Reject::ApiConfiguration)?;
     scratch_url.clear();
@@ -340,7 +380,12 @@ fn backend_url<'a>(req: &Request<'a>, t: &Target<'a, 'a>, scratch_url: &mut Stri
             .iter()
             .find(|m| m.location == ParamLocation::Path && m.name == name)
             .map_or_else(
-                || t.params.get(name).and_then(|v| std::str::from_utf8(v).ok()).map(Cow::Borrowed),
+                || {
+                    t.params
+                        .get(name)
+                        .and_then(|v| std::str::from_utf8(v).ok())
+                        .map(Cow::Borrowed)
+                },
                 |m| source_value(&m.source, req, t),
             )
     };
@@ -367,7 +412,12 @@ fn backend_url<'a>(req: &Request<'a>, t: &Target<'a, 'a>, scratch_url: &mut Stri
 }
 
 /// Appends the mapped query parameters (`integration.request.querystring.*`).
-fn append_mapped_query(req: &Request<'_>, t: &Target<'_, '_>, has_query: &mut bool, out: &mut String) {
+fn append_mapped_query(
+    req: &Request<'_>,
+    t: &Target<'_, '_>,
+    has_query: &mut bool,
+    out: &mut String,
+) {
     for m in &t.method.integration.request_parameters {
         if m.location != ParamLocation::QueryString {
             continue;
@@ -397,8 +447,15 @@ fn write_mapped_headers(req: &Request<'_>, t: &Target<'_, '_>, out: &mut Vec<u8>
 }
 
 fn trace_id() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    format!("Root=1-{:08x}-{:016x}{:08x}", secs as u32, random_u64(), random_u64() as u32)
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!(
+        "Root=1-{:08x}-{:016x}{:08x}",
+        secs as u32,
+        random_u64(),
+        random_u64() as u32
+    )
 }
 
 /// `HTTP_PROXY`: forward the request (path, query, headers, body) and pass the answer back.
@@ -425,7 +482,10 @@ async fn http_proxy(
         scratch.url = url;
         return Err(Reject::IntegrationFailure);
     }
-    let addr = worker.pool.resolve(&origin.host, origin.port).map_err(|_| Reject::ApiConfiguration)?;
+    let addr = worker
+        .pool
+        .resolve(&origin.host, origin.port)
+        .map_err(|_| Reject::ApiConfiguration)?;
     let method = integration.http_method.as_deref().unwrap_or(req.method);
     let mut r = std::mem::take(&mut scratch.backend_request);
     r.clear();
@@ -435,7 +495,10 @@ async fn http_proxy(
     r.extend_from_slice(b" HTTP/1.1\r\n");
     header(&mut r, "Host", origin.host_header.as_bytes());
     let mapped = |name: &str| {
-        integration.request_parameters.iter().any(|m| m.location == ParamLocation::Header && name_eq(&m.name, name))
+        integration
+            .request_parameters
+            .iter()
+            .any(|m| m.location == ParamLocation::Header && name_eq(&m.name, name))
     };
     let mut xff: Option<&[u8]> = None;
     for h in req.headers {
@@ -467,7 +530,16 @@ async fn http_proxy(
     r.extend_from_slice(req.body);
     scratch.url = url;
     let head_request = method == "HEAD";
-    let (res, buf) = worker.pool.exchange(addr, r, head_request, integration.timeout, &mut scratch.backend).await;
+    let (res, buf) = worker
+        .pool
+        .exchange(
+            addr,
+            r,
+            head_request,
+            integration.timeout,
+            &mut scratch.backend,
+        )
+        .await;
     scratch.backend_request = buf;
     res.map_err(upstream_reject)?;
     let b = &scratch.backend;
@@ -477,7 +549,11 @@ async fn http_proxy(
         if name_eq(name, "transfer-encoding") || name_eq(name, "keep-alive") {
             continue;
         }
-        if name_eq(name, "connection") || name_eq(name, "content-length") || name_eq(name, "date") || name_eq(name, "server") {
+        if name_eq(name, "connection")
+            || name_eq(name, "content-length")
+            || name_eq(name, "date")
+            || name_eq(name, "server")
+        {
             if name_eq(name, "content-length") {
                 backend_length = Some(value);
             }
@@ -507,7 +583,11 @@ async fn http_proxy(
 /// Date, Connection and the request ids every response carries (without the final CRLF).
 fn common_headers(keep_alive: bool, out: &mut Vec<u8>) {
     date(out);
-    header(out, "Connection", if keep_alive { b"keep-alive" } else { b"close" });
+    header(
+        out,
+        "Connection",
+        if keep_alive { b"keep-alive" } else { b"close" },
+    );
     header(out, "x-amzn-RequestId", &request_id());
     header(out, "x-amz-apigw-id", &extended_request_id());
 }
@@ -529,7 +609,10 @@ fn media_type(v: Option<&[u8]>) -> Option<String> {
 
 /// Request template selection by Content-Type with passthrough behaviour
 /// (DG: integration-passthrough-behaviors). `Ok(None)`: pass the body through.
-fn select_request_template<'i>(integration: &'i Integration, req: &Request<'_>) -> Result<Option<&'i TemplateEntry>, Reject> {
+fn select_request_template<'i>(
+    integration: &'i Integration,
+    req: &Request<'_>,
+) -> Result<Option<&'i TemplateEntry>, Reject> {
     let ct = media_type(req.header("content-type")).unwrap_or_else(|| "application/json".into());
     let templates = &integration.request_templates;
     if let Some(t) = templates.iter().find(|t| t.content_type == ct) {
@@ -542,12 +625,19 @@ fn select_request_template<'i>(integration: &'i Integration, req: &Request<'_>) 
 }
 
 /// Response template selection by the request's Accept, then `application/json`, then the first.
-fn select_response_template<'i>(r: &'i IntegrationResponse, req: &Request<'_>) -> Option<&'i TemplateEntry> {
+fn select_response_template<'i>(
+    r: &'i IntegrationResponse,
+    req: &Request<'_>,
+) -> Option<&'i TemplateEntry> {
     let accept = media_type(req.header("accept")).unwrap_or_else(|| "application/json".into());
     r.templates
         .iter()
         .find(|t| t.content_type == accept)
-        .or_else(|| r.templates.iter().find(|t| t.content_type == "application/json"))
+        .or_else(|| {
+            r.templates
+                .iter()
+                .find(|t| t.content_type == "application/json")
+        })
         .or_else(|| r.templates.first())
 }
 
@@ -587,7 +677,10 @@ async fn http(
     if origin.https {
         return Err(Reject::IntegrationFailure);
     }
-    let addr = worker.pool.resolve(&origin.host, origin.port).map_err(|_| Reject::ApiConfiguration)?;
+    let addr = worker
+        .pool
+        .resolve(&origin.host, origin.port)
+        .map_err(|_| Reject::ApiConfiguration)?;
     let method = integration.http_method.as_deref().unwrap_or(req.method);
     let mut r = std::mem::take(&mut scratch.backend_request);
     r.clear();
@@ -596,7 +689,12 @@ async fn http(
     r.extend_from_slice(path_and_query.as_bytes());
     r.extend_from_slice(b" HTTP/1.1\r\n");
     header(&mut r, "Host", origin.host_header.as_bytes());
-    let mapped = |name: &str| integration.request_parameters.iter().any(|m| m.location == ParamLocation::Header && name_eq(&m.name, name));
+    let mapped = |name: &str| {
+        integration
+            .request_parameters
+            .iter()
+            .any(|m| m.location == ParamLocation::Header && name_eq(&m.name, name))
+    };
     // AWS sends these when nothing maps them (aws-behavior §6.2, AWS-validated).
     if !mapped("accept") {
         header(&mut r, "Accept", b"application/json");
@@ -619,18 +717,42 @@ async fn http(
     r.extend_from_slice(&body);
     scratch.body = body;
     scratch.url = url;
-    let (res, buf) = worker.pool.exchange(addr, r, method == "HEAD", integration.timeout, &mut scratch.backend).await;
+    let (res, buf) = worker
+        .pool
+        .exchange(
+            addr,
+            r,
+            method == "HEAD",
+            integration.timeout,
+            &mut scratch.backend,
+        )
+        .await;
     scratch.backend_request = buf;
     res.map_err(upstream_reject)?;
     let status = scratch.backend.status;
     let mut b = itoa::Buffer::new();
-    let selected = integration.select_response(b.format(status)).ok_or(Reject::ApiConfiguration)?;
+    let selected = integration
+        .select_response(b.format(status))
+        .ok_or(Reject::ApiConfiguration)?;
     let backend = &scratch.backend;
-    write_integration_response(req, t, selected, Some(backend), backend.body(), keep_alive, out)
+    write_integration_response(
+        req,
+        t,
+        selected,
+        Some(backend),
+        backend.body(),
+        keep_alive,
+        out,
+    )
 }
 
 /// `MOCK`: the request template's `statusCode` selects the integration response.
-fn mock(req: &Request<'_>, t: &Target<'_, '_>, keep_alive: bool, out: &mut Vec<u8>) -> Result<(), Reject> {
+fn mock(
+    req: &Request<'_>,
+    t: &Target<'_, '_>,
+    keep_alive: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), Reject> {
     let integration = &t.method.integration;
     let template = select_request_template(integration, req)?;
     let mut rendered = Vec::new();
@@ -643,7 +765,9 @@ fn mock(req: &Request<'_>, t: &Target<'_, '_>, keep_alive: bool, out: &mut Vec<u
         None => 200,
     };
     let mut b = itoa::Buffer::new();
-    let selected = integration.select_response(b.format(status)).ok_or(Reject::ApiConfiguration)?;
+    let selected = integration
+        .select_response(b.format(status))
+        .ok_or(Reject::ApiConfiguration)?;
     write_integration_response(req, t, selected, None, b"", keep_alive, out)
 }
 
@@ -669,19 +793,31 @@ fn write_integration_response(
         let value: Option<Cow<'_, [u8]>> = match src {
             ResponseSource::Header(h) => backend.and_then(|b| b.header(h)).map(Cow::Borrowed),
             ResponseSource::MultiHeader(h) => backend.map(|b| {
-                let vals: Vec<&[u8]> = b.header_iter().filter(|(n, _)| name_eq(n, h)).map(|(_, v)| v).collect();
+                let vals: Vec<&[u8]> = b
+                    .header_iter()
+                    .filter(|(n, _)| name_eq(n, h))
+                    .map(|(_, v)| v)
+                    .collect();
                 Cow::Owned(vals.join(&b","[..]))
             }),
             ResponseSource::Body => Some(Cow::Borrowed(backend_body)),
-            ResponseSource::BodyPath(p) => serde_json::from_slice::<serde_json::Value>(backend_body).ok().and_then(|v| {
-                let ptr = format!("/{}", p.replace('.', "/"));
-                v.pointer(&ptr).map(|x| match x {
-                    serde_json::Value::String(s) => Cow::Owned(s.clone().into_bytes()),
-                    other => Cow::Owned(other.to_string().into_bytes()),
-                })
-            }),
-            ResponseSource::StageVariable(n) => t.stage.variable(n).map(|v| Cow::Borrowed(v.as_bytes())),
-            ResponseSource::Context(n) => context_value(n, req, t).map(|v| Cow::Owned(v.into_bytes())),
+            ResponseSource::BodyPath(p) => {
+                serde_json::from_slice::<serde_json::Value>(backend_body)
+                    .ok()
+                    .and_then(|v| {
+                        let ptr = format!("/{}", p.replace('.', "/"));
+                        v.pointer(&ptr).map(|x| match x {
+                            serde_json::Value::String(s) => Cow::Owned(s.clone().into_bytes()),
+                            other => Cow::Owned(other.to_string().into_bytes()),
+                        })
+                    })
+            }
+            ResponseSource::StageVariable(n) => {
+                t.stage.variable(n).map(|v| Cow::Borrowed(v.as_bytes()))
+            }
+            ResponseSource::Context(n) => {
+                context_value(n, req, t).map(|v| Cow::Owned(v.into_bytes()))
+            }
             ResponseSource::Literal(l) => Some(Cow::Borrowed(l.as_bytes())),
         };
         if let Some(v) = value {

@@ -11,7 +11,9 @@ use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 
 use super::worker::Shared;
-use crate::http::framing::{BodyFraming, ChunkScan, FramingError, decode_chunked, head_info, scan_chunked};
+use crate::http::framing::{
+    BodyFraming, ChunkScan, FramingError, decode_chunked, head_info, scan_chunked,
+};
 use crate::http::request::{Request, split_target};
 use crate::http::{MAX_BODY_BYTES, MAX_HEAD_BYTES, MAX_HEADERS};
 use crate::integration::upstream::read_more;
@@ -31,7 +33,12 @@ enum Need {
 }
 
 /// Serves one connection until it closes, errs, times out or the worker drains.
-pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: Rc<Worker>, shared: Rc<Shared>) {
+pub async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    worker: Rc<Worker>,
+    shared: Rc<Shared>,
+) {
     let _ = stream.set_nodelay(true);
     let settings = worker.snapshot().server.clone();
     let mut buf: Vec<u8> = Vec::with_capacity(READ_BUF);
@@ -45,7 +52,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: Rc<Worker>, 
         let mut need = Need::NextRequest;
         let mut send_continue = false;
         while start < buf.len() {
-            let mut headers: [MaybeUninit<httparse::Header<'_>>; MAX_HEADERS] = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+            let mut headers: [MaybeUninit<httparse::Header<'_>>; MAX_HEADERS] =
+                [const { MaybeUninit::uninit() }; MAX_HEADERS];
             let mut parsed = httparse::Request::new(&mut []);
             let head_len = match parsed.parse_with_uninit_headers(&buf[start..], &mut headers) {
                 Ok(httparse::Status::Complete(n)) => n,
@@ -112,7 +120,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: Rc<Worker>, 
                     Ok(ChunkScan::Complete { consumed, data_len }) => {
                         dechunked.clear();
                         dechunked.reserve(data_len);
-                        if decode_chunked(&buf[body_start..body_start + consumed], &mut dechunked).is_err() {
+                        if decode_chunked(&buf[body_start..body_start + consumed], &mut dechunked)
+                            .is_err()
+                        {
                             gateway_response::write(Reject::BadRequest, false, false, &mut out);
                             close = true;
                             break;
@@ -143,9 +153,18 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: Rc<Worker>, 
                 break;
             }
             let keep_alive = info.keep_alive && !shared.draining.get();
-            let request = Request { method, path, query, headers: parsed.headers, body, http11, client: peer };
+            let request = Request {
+                method,
+                path,
+                query,
+                headers: parsed.headers,
+                body,
+                http11,
+                client: peer,
+            };
             shared.in_flight.set(shared.in_flight.get() + 1);
-            let keep = pipeline::handle(&worker, &request, keep_alive, &mut scratch, &mut out).await;
+            let keep =
+                pipeline::handle(&worker, &request, keep_alive, &mut scratch, &mut out).await;
             shared.in_flight.set(shared.in_flight.get() - 1);
             start += consumed;
             head_started = None;
@@ -162,10 +181,11 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: Rc<Worker>, 
             out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
         }
         if !out.is_empty() {
-            let (res, o) = match monoio::time::timeout(settings.idle_timeout, stream.write_all(out)).await {
-                Ok(r) => r,
-                Err(_) => return,
-            };
+            let (res, o) =
+                match monoio::time::timeout(settings.idle_timeout, stream.write_all(out)).await {
+                    Ok(r) => r,
+                    Err(_) => return,
+                };
             out = o;
             out.clear();
             if res.is_err() {
@@ -186,10 +206,11 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: Rc<Worker>, 
         if wait == Duration::ZERO {
             return;
         }
-        let (res, b) = match monoio::time::timeout(wait, read_more(&mut stream, buf, READ_BUF)).await {
-            Ok(r) => r,
-            Err(_) => return,
-        };
+        let (res, b) =
+            match monoio::time::timeout(wait, read_more(&mut stream, buf, READ_BUF)).await {
+                Ok(r) => r,
+                Err(_) => return,
+            };
         buf = b;
         match res {
             Ok(0) | Err(_) => return,

@@ -61,7 +61,9 @@ fn allowed_cpus() -> Vec<usize> {
         if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
             return Vec::new();
         }
-        (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect()
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect()
     }
 }
 
@@ -79,18 +81,25 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
     let (_, snapshot) = published.load();
     let workers = opts.workers.max(1);
     // Bind worker 0's sockets first so port 0 resolves to one port that every worker shares.
-    let mut per_worker: Vec<Vec<std::net::TcpListener>> = (0..workers).map(|_| Vec::new()).collect();
+    let mut per_worker: Vec<Vec<std::net::TcpListener>> =
+        (0..workers).map(|_| Vec::new()).collect();
     let mut bound = Vec::new();
     for addr in &snapshot.listeners {
         let first = bind_reuseport(*addr).with_context(|| format!("cannot listen on {addr}"))?;
         let actual = first.local_addr()?;
         per_worker[0].push(first);
         for list in per_worker.iter_mut().skip(1) {
-            list.push(bind_reuseport(actual).with_context(|| format!("cannot listen on {actual}"))?);
+            list.push(
+                bind_reuseport(actual).with_context(|| format!("cannot listen on {actual}"))?,
+            );
         }
         bound.push(actual);
     }
-    let fds: Vec<i32> = per_worker.iter().flatten().map(AsRawFd::as_raw_fd).collect();
+    let fds: Vec<i32> = per_worker
+        .iter()
+        .flatten()
+        .map(AsRawFd::as_raw_fd)
+        .collect();
     let uring = opts.driver == Driver::Auto && monoio::utils::detect_uring();
     let driver = if uring { "io_uring" } else { "epoll (legacy)" };
     for addr in &bound {
@@ -106,14 +115,16 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
     for (i, listeners) in per_worker.into_iter().enumerate() {
         let (published, shutdown) = (published.clone(), shutdown.clone());
         let cpu = (!cpus.is_empty()).then(|| cpus[i % cpus.len()]);
-        let h = std::thread::Builder::new().name(format!("tollgate-w{i}")).spawn(move || {
-            if let Some(c) = cpu {
-                pin_to(c);
-            }
-            if let Err(e) = worker::run(i, listeners, published, shutdown) {
-                eprintln!("tollgate: worker {i} failed to start: {e}");
-            }
-        })?;
+        let h = std::thread::Builder::new()
+            .name(format!("tollgate-w{i}"))
+            .spawn(move || {
+                if let Some(c) = cpu {
+                    pin_to(c);
+                }
+                if let Err(e) = worker::run(i, listeners, published, shutdown) {
+                    eprintln!("tollgate: worker {i} failed to start: {e}");
+                }
+            })?;
         handles.push(h);
     }
     shutdown::wait_for_signals(&published, &opts, &shutdown, &fds)?;
@@ -132,16 +143,29 @@ pub fn print_routes(snapshot: &crate::config::Snapshot) {
                 let mut p = vec![format!("/{}", stage.name)];
                 for d in &snapshot.domains {
                     for m in &d.mappings {
-                        if snapshot.apis[m.api].name == api.name && api.stages[m.stage].name == stage.name {
+                        if snapshot.apis[m.api].name == api.name
+                            && api.stages[m.stage].name == stage.name
+                        {
                             p.push(format!("{}:/{}", d.host, m.base_path));
                         }
                     }
                 }
                 p
             };
-            println!("tollgate: api {} (id {}) stage {} at {}", api.name, api.id, stage.name, prefixes.join(", "));
+            println!(
+                "tollgate: api {} (id {}) stage {} at {}",
+                api.name,
+                api.id,
+                stage.name,
+                prefixes.join(", ")
+            );
             for m in &api.methods {
-                println!("  {:7} {:40} {}", m.http_method, m.resource_path, m.integration.kind.as_str());
+                println!(
+                    "  {:7} {:40} {}",
+                    m.http_method,
+                    m.resource_path,
+                    m.integration.kind.as_str()
+                );
             }
         }
     }

@@ -24,9 +24,14 @@ pub fn wait_for_signals(
             match config::load(&opts.config_path, &opts.overrides) {
                 Ok(loaded) => {
                     published.publish(loaded.snapshot);
-                    println!("tollgate: configuration reloaded from {}", opts.config_path.display());
+                    println!(
+                        "tollgate: configuration reloaded from {}",
+                        opts.config_path.display()
+                    );
                 }
-                Err(problems) => eprintln!("tollgate: reload refused, still serving the previous configuration:\n{problems}"),
+                Err(problems) => eprintln!(
+                    "tollgate: reload refused, still serving the previous configuration:\n{problems}"
+                ),
             }
             continue;
         }

@@ -33,7 +33,10 @@ pub fn run(
     published: Arc<Published>,
     shutdown: Arc<AtomicBool>,
 ) -> std::io::Result<()> {
-    let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new().enable_timer().with_entries(1024).build()?;
+    let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+        .enable_timer()
+        .with_entries(1024)
+        .build()?;
     rt.block_on(async move {
         let worker = Rc::new(Worker::new(published));
         let shared = Rc::new(Shared::default());
@@ -54,7 +57,12 @@ pub fn run(
                             if shutdown.load(Ordering::Acquire) {
                                 break;
                             }
-                            monoio::spawn(conn::serve(stream, peer, worker.clone(), shared.clone()));
+                            monoio::spawn(conn::serve(
+                                stream,
+                                peer,
+                                worker.clone(),
+                                shared.clone(),
+                            ));
                         }
                         Err(e) => {
                             if shutdown.load(Ordering::Acquire) {

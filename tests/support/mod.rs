@@ -55,7 +55,9 @@ impl Gateway {
             cmd.args(["--workers", "1"]);
         }
         cmd.args(args).args(driver_args());
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
         let mut child = cmd.spawn().expect("start tollgate");
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
@@ -78,20 +80,29 @@ impl Gateway {
             match rx.recv_timeout(left) {
                 Ok(line) => {
                     if let Some(rest) = line.strip_prefix("tollgate: listening on http://") {
-                        let addr: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
+                        let addr: SocketAddr =
+                            rest.split_whitespace().next().unwrap().parse().unwrap();
                         banner.push(line);
                         // Collect the route listing that follows (printed before serving).
                         while let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
                             banner.push(l);
                         }
-                        return Gateway { child: Some(child), addr, banner, lines: rx };
+                        return Gateway {
+                            child: Some(child),
+                            addr,
+                            banner,
+                            lines: rx,
+                        };
                     }
                     banner.push(line);
                 }
                 Err(_) => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    panic!("gateway did not start within 20 s; output:\n{}", banner.join("\n"));
+                    panic!(
+                        "gateway did not start within 20 s; output:\n{}",
+                        banner.join("\n")
+                    );
                 }
             }
         }
@@ -117,7 +128,9 @@ impl Gateway {
 
     /// Sends a signal.
     pub fn signal(&self, sig: &str) {
-        let _ = Command::new("kill").args([&format!("-{sig}"), &self.pid().to_string()]).status();
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status();
     }
 
     /// SIGTERM, then waits (bounded) for the exit status.
@@ -177,8 +190,15 @@ impl Backend {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = tx.send(line);
         });
-        let line = rx.recv_timeout(Duration::from_secs(20)).expect("backend did not start");
-        let port = line.trim().strip_prefix("PORT ").expect("backend banner").parse().unwrap();
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("backend did not start");
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .expect("backend banner")
+            .parse()
+            .unwrap();
         Backend { child, port }
     }
 
@@ -206,12 +226,16 @@ pub struct Resp {
 impl Resp {
     /// A header's value (first, case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
     }
 }
 
@@ -240,10 +264,19 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&
     let headers = resp
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let body = resp.into_body().read_to_string().unwrap_or_default();
-    Resp { status, headers, body }
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// GET with the real client.
