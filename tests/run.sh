@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The project's test command (README "Test"; .ci/run calls exactly this).
+# Installs what the tests need, then: format check, clippy, unit tests, the integration
+# tests on both io drivers (io_uring and epoll), and every criterion bench once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v python3 >/dev/null || need_apt+=(python3)
+if ((${#need_apt[@]})); then
+  if command -v apt-get >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+  else
+    echo "tests need: ${need_apt[*]}" >&2; exit 1
+  fi
+fi
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+# The gateway must not pull in a tokio reactor (design rule: monoio only on the data plane).
+if cargo tree -p tollgate -e normal --locked | grep -Eq '(^| )tokio v'; then
+  echo "tokio is in the gateway's dependencies" >&2; exit 1
+fi
+cargo build --workspace --locked
+cargo test --workspace --locked --lib --bins
+# One test at a time per binary keeps the 2-core CI machine from timing out process starts.
+cargo test --locked --test all -- --test-threads=2
+TOLLGATE_TEST_DRIVER=legacy cargo test --locked --test all -- --test-threads=2
+# Each criterion bench runs once as a test (hyper's habit): they must build and not panic.
+cargo test --locked --benches
