@@ -28,6 +28,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Nanoseconds in a second, for converting `rateLimit` (requests per second).
 const NANOS_PER_SEC: f64 = 1_000_000_000.0;
 
+/// Longest emission interval kept as a refilling bucket: one token a year.
+const MAX_INTERVAL_NS: u64 = 365 * 86_400 * 1_000_000_000;
+
 /// How many times one admission retries its compare-and-swap before giving up and refusing.
 /// Each failure means another thread admitted or refunded in between, so reaching this bound
 /// needs that many admissions by others during one of ours; refusing then is the safe answer.
@@ -50,7 +53,7 @@ impl Rate {
     /// zero or not a number never refills (config checks reject the last two before this).
     #[must_use]
     pub fn new(rate_per_sec: f64, burst: u64) -> Rate {
-        if !(rate_per_sec > 0.0) {
+        if rate_per_sec.is_nan() || rate_per_sec <= 0.0 {
             return Rate {
                 interval_ns: 0,
                 tolerance: burst,
@@ -58,9 +61,18 @@ impl Rate {
         }
         // `as` saturates for floats: a tiny rate gives u64::MAX, a huge one gives 0, lifted to 1.
         let interval_ns = ((NANOS_PER_SEC / rate_per_sec).round() as u64).max(1);
-        Rate {
-            interval_ns,
-            tolerance: burst.saturating_mul(interval_ns),
+        match burst.checked_mul(interval_ns) {
+            Some(tolerance) if interval_ns <= MAX_INTERVAL_NS => Rate {
+                interval_ns,
+                tolerance,
+            },
+            // Refilling once in more than a year, or a full bucket in more than 584 years
+            // (u64 nanoseconds), is no refill for any running process, and keeps the
+            // arithmetic exact instead of saturating.
+            _ => Rate {
+                interval_ns: 0,
+                tolerance: burst,
+            },
         }
     }
 

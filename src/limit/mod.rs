@@ -157,6 +157,9 @@ pub struct Limiter {
     registry: Arc<QuotaRegistry>,
 }
 
+/// A method as (resource path, HTTP method).
+type PathMethod = (String, String);
+
 /// `resourcePath/METHOD` as AWS writes it in `methodSettings` (`pets/GET`, `~1pets/GET`) or in a
 /// plan's stage throttle (`/pets/GET`, root `//GET`), as (`/pets`, `GET`).
 fn split_method_path(key: &str) -> Option<(String, String)> {
@@ -224,7 +227,7 @@ impl Limiter {
         }
 
         // Stage method throttles: (api, stage) → (path, METHOD) or "*/*" → settings.
-        let mut stage_settings: HashMap<(&str, &str), HashMap<(String, String), ThrottleSettings>> =
+        let mut stage_settings: HashMap<(&str, &str), HashMap<PathMethod, ThrottleSettings>> =
             HashMap::new();
         let mut stage_defaults: HashMap<(&str, &str), ThrottleSettings> = HashMap::new();
         for s in &cfg.stages {
@@ -252,7 +255,7 @@ impl Limiter {
         let mut plan_index: HashMap<&str, u32> = HashMap::new();
         let mut plans = Vec::new();
         // (stage index, plan index) → method-path → settings
-        let mut plan_method_settings: HashMap<(u32, u32), HashMap<(String, String), Rate>> =
+        let mut plan_method_settings: HashMap<(u32, u32), HashMap<PathMethod, Rate>> =
             HashMap::new();
         let mut plan_stages: Vec<Vec<u32>> = Vec::new();
         for p in &cfg.usage_plans {
@@ -730,4 +733,401 @@ impl Limiter {
 #[inline]
 fn lazy_id(membership: u32, method: u32) -> u64 {
     (u64::from(membership) << 32) | u64::from(method)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::config::*;
+    use super::*;
+    use std::collections::BTreeMap;
+
+    const KEY_A: &str = "apikeyAAAAabcdefghij0123456789";
+    const KEY_B: &str = "apikeyBBBBabcdefghij0123456789";
+    const KEY_OFF: &str = "apikeyOFFFabcdefghij0123456789";
+    const SEC: u64 = 1_000_000_000;
+    /// 2024-05-15 (a Wednesday) 12:00 UTC.
+    const NOON: u64 = 19_858 * SECS_PER_DAY + 43_200;
+
+    fn t(rate: f64, burst: u64) -> ThrottleSettings {
+        ThrottleSettings {
+            rate_limit: rate,
+            burst_limit: burst,
+        }
+    }
+
+    fn method(path: &str, verb: &str, key: bool) -> MethodKey {
+        MethodKey {
+            api_id: "a1".into(),
+            stage: "dev".into(),
+            resource_path: path.into(),
+            http_method: verb.into(),
+            api_key_required: key,
+        }
+    }
+
+    fn methods() -> Vec<MethodKey> {
+        vec![
+            method("/pets", "GET", true),  // 0
+            method("/pets", "POST", true), // 1
+            method("/open", "GET", false), // 2
+            MethodKey {
+                stage: "prod".into(),
+                ..method("/pets", "GET", true)
+            }, // 3: a stage no plan of key B covers
+        ]
+    }
+
+    fn key(id: &str, value: &str, enabled: bool, plans: &[&str]) -> ApiKeyConfig {
+        ApiKeyConfig {
+            id: id.into(),
+            value: Some(value.into()),
+            enabled,
+            usage_plan_ids: plans.iter().map(|p| p.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn cfg() -> LimitsConfig {
+        LimitsConfig {
+            account: t(1000.0, 100),
+            stages: vec![StageThrottleConfig {
+                api_id: "a1".into(),
+                stage: "dev".into(),
+                method_settings: BTreeMap::from([
+                    ("*/*".into(), t(100.0, 50)),
+                    ("~1open/GET".into(), t(1.0, 3)),
+                ]),
+            }],
+            usage_plans: vec![
+                UsagePlanConfig {
+                    id: "gold".into(),
+                    api_stages: vec![ApiStageConfig {
+                        api_id: "a1".into(),
+                        stage: "dev".into(),
+                        throttle: BTreeMap::from([("/pets/POST".into(), t(1.0, 1))]),
+                    }],
+                    throttle: Some(t(10.0, 5)),
+                    quota: Some(QuotaSettings {
+                        limit: 8,
+                        offset: 0,
+                        period: QuotaPeriod::Day,
+                    }),
+                    ..Default::default()
+                },
+                UsagePlanConfig {
+                    id: "prod".into(),
+                    api_stages: vec![ApiStageConfig {
+                        api_id: "a1".into(),
+                        stage: "prod".into(),
+                        throttle: BTreeMap::new(),
+                    }],
+                    ..Default::default()
+                },
+            ],
+            api_keys: vec![
+                key("ka", KEY_A, true, &["gold", "prod"]),
+                key("kb", KEY_B, true, &["gold"]),
+                key("koff", KEY_OFF, false, &["gold"]),
+            ],
+        }
+    }
+
+    fn build(cfg: &LimitsConfig, prev: Option<&Limiter>) -> Limiter {
+        let registry = prev.map_or_else(QuotaRegistry::in_memory, |p| p.registry().clone());
+        Limiter::build(cfg, &methods(), registry, prev).unwrap()
+    }
+
+    fn at(mono_ns: u64) -> Now {
+        Now {
+            mono_ns,
+            unix_secs: NOON,
+        }
+    }
+
+    #[test]
+    fn api_key_rules() {
+        let l = build(&cfg(), None);
+        let now = at(SEC);
+        let get = MethodId(0);
+        assert_eq!(l.check(get, None, now), Err(Rejection::InvalidApiKey));
+        assert_eq!(
+            l.check(get, Some(b"nope"), now),
+            Err(Rejection::InvalidApiKey)
+        );
+        assert_eq!(
+            l.check(get, Some(KEY_OFF.as_bytes()), now),
+            Err(Rejection::InvalidApiKey)
+        );
+        // Key B is in no plan covering a1/prod.
+        assert_eq!(
+            l.check(MethodId(3), Some(KEY_B.as_bytes()), now),
+            Err(Rejection::InvalidApiKey)
+        );
+        let ok = l.check(get, Some(KEY_A.as_bytes()), now).unwrap();
+        assert_eq!(ok.key.and_then(|k| l.key_id(k)), Some("ka"));
+        assert_eq!(
+            l.check(MethodId(3), Some(KEY_A.as_bytes()), now)
+                .unwrap()
+                .key,
+            ok.key
+        );
+        // A method without apiKeyRequired ignores the key entirely.
+        assert_eq!(l.check(MethodId(2), None, now), Ok(Admission { key: None }));
+    }
+
+    #[test]
+    fn plan_key_throttle_then_refusal_consumes_nothing() {
+        let l = build(&cfg(), None);
+        let now = at(SEC);
+        // gold: burst 5 per key.
+        for _ in 0..5 {
+            assert!(l.check(MethodId(0), Some(KEY_A.as_bytes()), now).is_ok());
+        }
+        let account_before = l.account.available(now.mono_ns);
+        let stage_before = l.methods[0].bucket.as_ref().unwrap().available(now.mono_ns);
+        for _ in 0..20 {
+            assert_eq!(
+                l.check(MethodId(0), Some(KEY_A.as_bytes()), now),
+                Err(Rejection::Throttled)
+            );
+        }
+        assert_eq!(l.account.available(now.mono_ns), account_before);
+        assert_eq!(
+            l.methods[0].bucket.as_ref().unwrap().available(now.mono_ns),
+            stage_before
+        );
+        // Key B has its own bucket.
+        assert!(l.check(MethodId(0), Some(KEY_B.as_bytes()), now).is_ok());
+        // After 100 ms key A has one token again (10 rps).
+        assert!(
+            l.check(MethodId(0), Some(KEY_A.as_bytes()), at(SEC + SEC / 10))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn plan_method_throttle_is_per_key() {
+        let l = build(&cfg(), None);
+        let now = at(SEC);
+        assert!(l.check(MethodId(1), Some(KEY_A.as_bytes()), now).is_ok());
+        assert_eq!(
+            l.check(MethodId(1), Some(KEY_A.as_bytes()), now),
+            Err(Rejection::Throttled)
+        );
+        assert!(l.check(MethodId(1), Some(KEY_B.as_bytes()), now).is_ok());
+        // GET is not throttled per method: key A still has 4 of its plan burst left
+        // (the refused POST gave its plan token back).
+        for _ in 0..4 {
+            assert!(l.check(MethodId(0), Some(KEY_A.as_bytes()), now).is_ok());
+        }
+        assert!(l.check(MethodId(0), Some(KEY_A.as_bytes()), now).is_err());
+    }
+
+    #[test]
+    fn stage_method_override_and_account() {
+        let l = build(&cfg(), None);
+        let now = at(SEC);
+        // ~1open/GET: burst 3.
+        for _ in 0..3 {
+            assert!(l.check(MethodId(2), None, now).is_ok());
+        }
+        assert_eq!(l.check(MethodId(2), None, now), Err(Rejection::Throttled));
+        assert_eq!(l.account.available(now.mono_ns), 97);
+        // An unknown method id meets only the account bucket.
+        assert!(l.check(MethodId(99), None, now).is_ok());
+        assert_eq!(l.account.available(now.mono_ns), 96);
+    }
+
+    #[test]
+    fn quota_exceeded_refunds_buckets() {
+        let mut c = cfg();
+        c.usage_plans[0].throttle = Some(t(1000.0, 1000));
+        let l = build(&c, None);
+        let now = at(SEC);
+        for _ in 0..8 {
+            assert!(l.check(MethodId(0), Some(KEY_A.as_bytes()), now).is_ok());
+        }
+        let account = l.account.available(now.mono_ns);
+        assert_eq!(
+            l.check(MethodId(0), Some(KEY_A.as_bytes()), now),
+            Err(Rejection::QuotaExceeded)
+        );
+        assert_eq!(l.account.available(now.mono_ns), account);
+        // Quota is per key, and resets at the next UTC midnight.
+        assert!(l.check(MethodId(0), Some(KEY_B.as_bytes()), now).is_ok());
+        let tomorrow = Now {
+            mono_ns: 2 * SEC,
+            unix_secs: NOON + 12 * 3600,
+        };
+        assert!(
+            l.check(MethodId(0), Some(KEY_A.as_bytes()), tomorrow)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn offset_applies_in_initial_period_only() {
+        let mut c = cfg();
+        c.usage_plans[0].throttle = None;
+        c.usage_plans[0].quota = Some(QuotaSettings {
+            limit: 3,
+            offset: 2,
+            period: QuotaPeriod::Week,
+        });
+        let l = build(&c, None);
+        // The initial period is this week (the registry saw the plan now).
+        let now = Now {
+            mono_ns: SEC,
+            unix_secs: quota::today_utc() * SECS_PER_DAY,
+        };
+        assert!(l.check(MethodId(0), Some(KEY_A.as_bytes()), now).is_ok());
+        assert_eq!(
+            l.check(MethodId(0), Some(KEY_A.as_bytes()), now),
+            Err(Rejection::QuotaExceeded)
+        );
+        let next_week = Now {
+            mono_ns: SEC,
+            unix_secs: now.unix_secs + 7 * SECS_PER_DAY,
+        };
+        for _ in 0..3 {
+            assert!(
+                l.check(MethodId(0), Some(KEY_A.as_bytes()), next_week)
+                    .is_ok()
+            );
+        }
+        assert!(
+            l.check(MethodId(0), Some(KEY_A.as_bytes()), next_week)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn reload_keeps_levels_and_counters() {
+        let mut c = cfg();
+        c.usage_plans[0].throttle = Some(t(0.0, 4));
+        let old = build(&c, None);
+        let now = at(SEC);
+        for _ in 0..3 {
+            assert!(old.check(MethodId(0), Some(KEY_A.as_bytes()), now).is_ok());
+        }
+        assert!(old.check(MethodId(1), Some(KEY_A.as_bytes()), now).is_ok());
+        for _ in 0..2 {
+            assert!(old.check(MethodId(2), None, now).is_ok());
+        }
+        // Reload: key B removed, a new key added, plans unchanged.
+        let mut c2 = c.clone();
+        c2.api_keys.retain(|k| k.id != "kb");
+        c2.api_keys
+            .push(key("kc", "apikeyCCCCabcdefghij0123456789", true, &["gold"]));
+        let new = build(&c2, Some(&old));
+        // Key A had used 4 of gold's 4 tokens (3 GET + 1 POST) and 4 of 8 quota.
+        assert_eq!(
+            new.check(MethodId(0), Some(KEY_A.as_bytes()), now),
+            Err(Rejection::Throttled)
+        );
+        // POST's per-method bucket kept its level too (rate 1, burst 1, spent).
+        let post = new.methods[1].plan_rates[0].1;
+        let mi = new.key_stages[0].iter().find(|(s, _)| *s == 0).unwrap().1;
+        assert_eq!(
+            post.available(new.lazy.get(lazy_id(mi, 1)).unwrap(), now.mono_ns),
+            0
+        );
+        // The open method had 3 - 2 = 1 token left.
+        assert!(new.check(MethodId(2), None, now).is_ok());
+        assert_eq!(new.check(MethodId(2), None, now), Err(Rejection::Throttled));
+        assert_eq!(new.account.available(now.mono_ns), 100 - 7);
+        // Key B is gone, key C is fresh.
+        assert_eq!(
+            new.check(MethodId(0), Some(KEY_B.as_bytes()), now),
+            Err(Rejection::InvalidApiKey)
+        );
+        assert!(
+            new.check(MethodId(0), Some(b"apikeyCCCCabcdefghij0123456789"), now)
+                .is_ok()
+        );
+        let m = &new.memberships[new.key_stages[0][0].1 as usize];
+        assert_eq!(
+            m.counter
+                .used_in(period_of_day(QuotaPeriod::Day, NOON / SECS_PER_DAY)),
+            4
+        );
+    }
+
+    #[test]
+    fn usage_report_is_getusage_shaped() {
+        let l = build(&cfg(), None);
+        let day = NOON / SECS_PER_DAY;
+        for _ in 0..3 {
+            assert!(
+                l.check(MethodId(0), Some(KEY_A.as_bytes()), at(SEC))
+                    .is_ok()
+            );
+        }
+        l.registry().flush(day).unwrap();
+        assert!(
+            l.check(MethodId(0), Some(KEY_A.as_bytes()), at(SEC))
+                .is_ok()
+        );
+        let report = l
+            .usage("gold", "2024-05-14", "2024-05-15", at(SEC))
+            .unwrap();
+        assert_eq!(
+            report.to_string(),
+            r#"{"usagePlanId":"gold","startDate":"2024-05-14","endDate":"2024-05-15","items":{"ka":[[0,8],[4,4]],"kb":[[0,8],[0,8]],"koff":[[0,8],[0,8]]}}"#
+        );
+        assert!(
+            l.usage("nope", "2024-05-14", "2024-05-15", at(SEC))
+                .is_none()
+        );
+        assert!(
+            l.usage("gold", "2024-05-15", "2024-05-14", at(SEC))
+                .is_none()
+        );
+        assert!(
+            l.usage("gold", "2024-01-01", "2024-12-31", at(SEC))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn config_errors_are_all_reported() {
+        let mut c = cfg();
+        c.account.rate_limit = f64::NAN;
+        c.usage_plans[1].api_stages[0].stage = "dev".into(); // ka: gold and prod both cover dev
+        c.api_keys
+            .push(key("kx", "apikeyXXXXabcdefghij0123456789", true, &["nope"]));
+        c.usage_plans[0].quota = Some(QuotaSettings {
+            limit: 5,
+            offset: 5,
+            period: QuotaPeriod::Month,
+        });
+        let errs = Limiter::build(&c, &methods(), QuotaRegistry::in_memory(), None).unwrap_err();
+        let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 4, "{text:#?}");
+        assert!(text[0].starts_with("account: rateLimit"));
+        assert_eq!(
+            text[1],
+            "usagePlans[gold].quota: offset (5) must be smaller than limit (5)"
+        );
+        assert!(text[2].starts_with("apiKeys[ka].usagePlanIds: plans gold and prod"));
+        assert_eq!(
+            text[3],
+            "apiKeys[kx].usagePlanIds: Invalid Usage Plan ID specified: nope"
+        );
+    }
+
+    #[test]
+    fn method_path_keys() {
+        let pm = |k| split_method_path(k).unwrap();
+        assert_eq!(pm("pets/GET"), ("/pets".into(), "GET".into()));
+        assert_eq!(
+            pm("~1pets~1{id}/DELETE"),
+            ("/pets/{id}".into(), "DELETE".into())
+        );
+        assert_eq!(pm("/pets/GET"), ("/pets".into(), "GET".into()));
+        assert_eq!(pm("//GET"), ("/".into(), "GET".into()));
+        assert_eq!(pm("/GET"), ("/".into(), "GET".into()));
+        assert!(split_method_path("GET").is_none());
+    }
 }
