@@ -30,7 +30,7 @@
 # Knobs (environment): CONNS=64 DURATION=5 (s per run) WARMUP=1 (s per target) ROUNDS=3
 #   SCENARIOS=proxy BASE_PORT=18380 (origin; proxies +1 tollgate, +2 nginx, +3 haproxy)
 #   MAX_SECONDS=270 BUILD_SECONDS=900 SKIP_BUILD=0 OUT_DIR=<dir for raw results>
-#   TOLLGATE_ARGS="" (extra arguments for `tollgate serve`)
+#   TOLLGATE_ARGS="" (extra arguments for `tollgate serve`)  TOLLGATE_BIN=target/release/tollgate
 set -uo pipefail
 
 CONNS=${CONNS:-64}
@@ -47,7 +47,7 @@ TOLLGATE_ARGS=${TOLLGATE_ARGS:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 LOAD=$ROOT/target/release/tollgate-load
-GATEWAY=$ROOT/target/release/tollgate
+GATEWAY=${TOLLGATE_BIN:-$ROOT/target/release/tollgate}
 T0=$(date +%s)
 
 log() { printf '[%3ds] %s\n' "$(( $(date +%s) - T0 ))" "$*" >&2; }
