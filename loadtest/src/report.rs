@@ -282,6 +282,15 @@ pub fn to_text(s: &Stats, info: &RunInfo) -> String {
         let _ = writeln!(o, "  first error: {e}");
     }
     let _ = writeln!(o, "  requests/s {:.1}", rps(s, info));
+    if let Some(n) = info.requests {
+        let finished = s.responses() + s.errors.total();
+        if finished < n {
+            let _ = writeln!(
+                o,
+                "  WARNING: only {finished} of {n} requests finished before the time cap"
+            );
+        }
+    }
     let line = |name: &str, h: &Histogram<u64>| {
         format!(
             "  {name:<12} p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}  (us)\n",
