@@ -10,9 +10,7 @@ pub mod shutdown;
 pub mod worker;
 
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use anyhow::Context as _;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -95,11 +93,6 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
         }
         bound.push(actual);
     }
-    let fds: Vec<i32> = per_worker
-        .iter()
-        .flatten()
-        .map(AsRawFd::as_raw_fd)
-        .collect();
     let uring = opts.driver == Driver::Auto && monoio::utils::detect_uring();
     let driver = if uring { "io_uring" } else { "epoll (legacy)" };
     for addr in &bound {
@@ -109,11 +102,12 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     drop(snapshot);
-    let shutdown = Arc::new(AtomicBool::new(false));
+    shutdown::block();
+    let flags = Arc::new(shutdown::Flags::default());
     let cpus = allowed_cpus();
     let mut handles = Vec::new();
     for (i, listeners) in per_worker.into_iter().enumerate() {
-        let (published, shutdown) = (published.clone(), shutdown.clone());
+        let (published, flags) = (published.clone(), flags.clone());
         let cpu = (!cpus.is_empty()).then(|| cpus[i % cpus.len()]);
         let h = std::thread::Builder::new()
             .name(format!("tollgate-w{i}"))
@@ -121,13 +115,13 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
                 if let Some(c) = cpu {
                     pin_to(c);
                 }
-                if let Err(e) = worker::run(i, listeners, published, shutdown) {
+                if let Err(e) = worker::run(i, listeners, published, flags) {
                     eprintln!("tollgate: worker {i} failed to start: {e}");
                 }
             })?;
         handles.push(h);
     }
-    shutdown::wait_for_signals(&published, &opts, &shutdown, &fds)?;
+    shutdown::main_loop(&published, &opts, &flags);
     for h in handles {
         let _ = h.join();
     }

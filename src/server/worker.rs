@@ -4,12 +4,12 @@
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpListener;
 
 use super::conn;
+use super::shutdown::Flags;
 use crate::config::Published;
 use crate::pipeline::Worker;
 
@@ -31,7 +31,7 @@ pub fn run(
     index: usize,
     listeners: Vec<std::net::TcpListener>,
     published: Arc<Published>,
-    shutdown: Arc<AtomicBool>,
+    flags: Arc<Flags>,
 ) -> std::io::Result<()> {
     let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
         .enable_timer()
@@ -41,6 +41,10 @@ pub fn run(
         let worker = Rc::new(Worker::new(published));
         let shared = Rc::new(Shared::default());
         let shutdown_timeout = worker.snapshot().server.shutdown_timeout;
+        let fds: Vec<i32> = listeners
+            .iter()
+            .map(std::os::fd::AsRawFd::as_raw_fd)
+            .collect();
         for std_listener in listeners {
             let listener = match TcpListener::from_std(std_listener) {
                 Ok(l) => l,
@@ -49,12 +53,12 @@ pub fn run(
                     continue;
                 }
             };
-            let (worker, shared, shutdown) = (worker.clone(), shared.clone(), shutdown.clone());
+            let (worker, shared, flags) = (worker.clone(), shared.clone(), flags.clone());
             monoio::spawn(async move {
                 loop {
                     match listener.accept().await {
                         Ok((stream, peer)) => {
-                            if shutdown.load(Ordering::Acquire) {
+                            if flags.shutting_down() {
                                 break;
                             }
                             monoio::spawn(conn::serve(
@@ -65,7 +69,7 @@ pub fn run(
                             ));
                         }
                         Err(e) => {
-                            if shutdown.load(Ordering::Acquire) {
+                            if flags.shutting_down() {
                                 break;
                             }
                             // Out of descriptors or a transient error: back off instead of spinning.
@@ -76,8 +80,12 @@ pub fn run(
                 }
             });
         }
-        while !shutdown.load(Ordering::Acquire) {
+        while !flags.shutting_down() {
             monoio::time::sleep(SHUTDOWN_POLL).await;
+            flags.poll();
+        }
+        for fd in fds {
+            super::shutdown::stop_listening(fd);
         }
         shared.draining.set(true);
         let deadline = Instant::now() + shutdown_timeout;
