@@ -1,7 +1,9 @@
-//! Route lookup cost on a 10-route table and on a 10,000-route table, for a static hit, a
+//! Route lookup cost on tables of 10, 1,000 and 10,000 routes, for a static hit, a
 //! `{param}` hit, a greedy `{proxy+}` hit, a backtracking hit and a miss. The same requests run
 //! against both tables, so the figures show whether cost grows with the number of routes (it
-//! should not: literal children are hashed once a node has more than a handful).
+//! should not: literal children are hashed once a node has more than a handful, so the step
+//! from 10 routes, where they are scanned, to 1,000 is a constant hashing cost, and 1,000 to
+//! 10,000 costs nothing more).
 //!
 //! Run: `cargo bench --bench route`.
 
@@ -54,7 +56,7 @@ fn lookups(c: &mut Criterion) {
         ("miss", Method::Get, b"/nothing/here"),
     ];
     let mut group = c.benchmark_group("route_lookup");
-    for routes in [10usize, 10_000] {
+    for routes in [10usize, 1_000, 10_000] {
         let router = table(routes - BASE.len());
         for (name, method, path) in cases {
             // Check the case does what its name says before timing it.

@@ -396,6 +396,7 @@ impl<T> Router<T> {
     /// Finds the resource and method serving `method` on `path`, the raw request path after the
     /// stage (`/pets/42`, `//pets`, `/pets/`, or empty for the root). No match is AWS's 403
     /// `Missing Authentication Token` (aws-behavior §2.3 rule 10), for the caller to send.
+    /// Passing [`Method::Any`] finds only resources that define `ANY`.
     #[inline]
     pub fn at<'r, 'p>(&'r self, method: Method, path: &'p [u8]) -> Option<Match<'r, 'p, T>> {
         let mut params = Params::new();
