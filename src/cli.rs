@@ -28,6 +28,8 @@ enum Command {
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Render { template, request } => crate::template::playground::run(&template, &request),
+        Command::Render { template, request } => {
+            crate::template::playground::run(&template, &request)
+        }
     }
 }
