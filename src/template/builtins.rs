@@ -503,7 +503,7 @@ fn string_method(env: &mut Env<'_, '_>, s: &Rc<str>, name: &str, args: &[Value])
             };
             let rep = java_replacement(&rep, re.captures_len());
             let limit = if name == "replaceAll" { 0 } else { 1 };
-            match re.try_replacen(&**s, limit, rep.as_str()) {
+            match re.try_replacen(s, limit, rep.as_str()) {
                 Ok(r) => Value::string(r.into_owned()),
                 Err(_) => Value::Null,
             }

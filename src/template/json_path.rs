@@ -174,11 +174,7 @@ fn apply(seg: &Seg, v: &Value, root: &Value, out: &mut Vec<Value>) {
                     }
                 }
             }
-            Value::Map(_) => {
-                if test(f, v, root) {
-                    out.push(v.clone());
-                }
-            }
+            Value::Map(_) if test(f, v, root) => out.push(v.clone()),
             _ => {}
         },
     }

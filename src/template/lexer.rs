@@ -133,10 +133,10 @@ impl<'s> Cursor<'s> {
                 self.pos += 1;
                 Ok(Tok::Dollar)
             }
-            b'"' | b'\'' => self.string(b).map(|(text, _)| Tok::Str {
+            b'"' | b'\'' => self.string(b).map(|(text, content)| Tok::Str {
                 text,
                 double: b == b'"',
-                start,
+                start: content,
             }),
             b'0'..=b'9' => Ok(self.number()),
             _ if is_ident_start(b) => {
@@ -245,7 +245,7 @@ mod tests {
                 Tok::Str {
                     text: "x".into(),
                     double: false,
-                    start: 7
+                    start: 8
                 },
                 Tok::Punct("&&"),
                 Tok::Int(1),

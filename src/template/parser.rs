@@ -29,7 +29,7 @@ pub struct Parsed {
 /// How a block ended.
 enum End {
     Eof,
-    End,
+    Close,
     Else,
     ElseIf(Expr),
 }
@@ -263,7 +263,14 @@ impl<'s> Parser<'s> {
                             self.c.pos = word_end;
                             let _ = braced;
                             self.c.eat_blank_line_end();
-                            return Ok((nodes, if word == "else" { End::Else } else { End::End }));
+                            return Ok((
+                                nodes,
+                                if word == "else" {
+                                    End::Else
+                                } else {
+                                    End::Close
+                                },
+                            ));
                         }
                         "break" => {
                             flush!(start);
@@ -404,7 +411,7 @@ impl<'s> Parser<'s> {
             let (body, end) = self.block(depth)?;
             match end {
                 End::Eof => return Err(self.err("#if without #end", start)),
-                End::End => {
+                End::Close => {
                     branches.push((cond, body));
                     return Ok(Node::If {
                         branches,
@@ -419,7 +426,7 @@ impl<'s> Parser<'s> {
                     branches.push((cond, body));
                     let (other, end) = self.block(depth)?;
                     return match end {
-                        End::End => Ok(Node::If {
+                        End::Close => Ok(Node::If {
                             branches,
                             otherwise: Some(other),
                         }),
@@ -454,7 +461,7 @@ impl<'s> Parser<'s> {
         self.c.eat_blank_line_end();
         let (body, end) = self.block(depth)?;
         match end {
-            End::End => Ok(Node::Foreach {
+            End::Close => Ok(Node::Foreach {
                 var,
                 iterable,
                 body,
@@ -498,7 +505,7 @@ impl<'s> Parser<'s> {
         self.c.eat_blank_line_end();
         let (body, end) = self.block(depth)?;
         match end {
-            End::End => {
+            End::Close => {
                 self.macros.insert(name, Macro { params, body });
                 Ok(())
             }
@@ -753,6 +760,26 @@ impl<'s> Parser<'s> {
                     let res = d.and_then(|d| self.block(d));
                     self.c = outer;
                     match res? {
+                        // `"$.json"`: nothing to interpolate (a `$` not starting a reference is text).
+                        (nodes, End::Eof)
+                            if nodes
+                                .iter()
+                                .all(|n| matches!(n, Node::Text(_) | Node::Literal(_))) =>
+                        {
+                            let mut s = String::new();
+                            for n in &nodes {
+                                match n {
+                                    Node::Text(sp) => s.push_str(
+                                        self.full
+                                            .get(sp.start as usize..sp.end as usize)
+                                            .unwrap_or(""),
+                                    ),
+                                    Node::Literal(l) => s.push_str(l),
+                                    _ => {}
+                                }
+                            }
+                            Ok(Expr::Str(s))
+                        }
                         (nodes, End::Eof) => Ok(Expr::Interpolated(nodes)),
                         _ => Err(self.err("unbalanced #end inside a string", start)),
                     }

@@ -51,6 +51,9 @@ pub fn run(template: &Path, request: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// An integration response: status, headers, body.
+pub type OwnedResponse = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// The request description, owned, from which borrowed [`RequestData`] is built.
 #[derive(Debug, Default)]
 pub struct OwnedRequest {
@@ -62,7 +65,7 @@ pub struct OwnedRequest {
     pub context: Vec<(String, String)>,
     pub identity: Vec<(String, String)>,
     pub authorizer: Vec<(String, String)>,
-    pub response: Option<(u16, Vec<(String, String)>, Vec<u8>)>,
+    pub response: Option<OwnedResponse>,
 }
 
 fn scalar(v: &J) -> Option<String> {
