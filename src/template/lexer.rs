@@ -185,6 +185,21 @@ impl<'s> Cursor<'s> {
                 p += 1;
             }
         }
+        // Velocity 1.7 also reads an exponent: `1.0E10`.
+        let mut is_float = is_float;
+        if matches!(b.get(p), Some(b'e' | b'E')) {
+            let mut q = p + 1;
+            if matches!(b.get(q), Some(b'+' | b'-')) {
+                q += 1;
+            }
+            if b.get(q).is_some_and(u8::is_ascii_digit) {
+                while q < b.len() && b[q].is_ascii_digit() {
+                    q += 1;
+                }
+                p = q;
+                is_float = true;
+            }
+        }
         self.pos = p;
         let text = self.src.get(start..p).unwrap_or("0");
         if is_float {

@@ -374,6 +374,159 @@ pub(crate) fn build_context(c: &ContextValues<'_>) -> Value {
 mod tests {
     use super::*;
 
+    fn render(src: &str) -> Result<String, TemplateError> {
+        let t = Template::compile(src)?;
+        let mut out = Vec::new();
+        t.render(
+            &RequestData::default(),
+            None,
+            &mut RenderState::new(),
+            &mut out,
+        )?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn velocity_whitespace_rules() {
+        // Expected strings are velocity-1.7.jar's output for the same templates.
+        assert_eq!(render("a\n  #set($x = 1)  \nb$x").unwrap(), "a\n  b1");
+        assert_eq!(
+            render("  #if(true)\n  a\n  #else  \n  b\n  #end\nz").unwrap(),
+            "    a\n  z"
+        );
+        assert_eq!(
+            render("#foreach($i in [1..2])\n  $i\n#end\n").unwrap(),
+            "  1\n  2\n"
+        );
+        assert_eq!(
+            render("## c\nx #* c *# y\n #* c *#\nz").unwrap(),
+            "x  y\n \nz"
+        );
+        assert_eq!(render("#set($x=1)$x  #set($a=1)\nq").unwrap(), "1q");
+        assert_eq!(
+            render("#macro(m $a)\n[$a]\n#end\n#m(1)\nq\n#m(2) r").unwrap(),
+            "[1]\nq\n[2]\n r"
+        );
+    }
+
+    #[test]
+    fn velocity_semantics() {
+        assert_eq!(
+            render("#set($x=7/2)$x #set($x=7.0/2)$x #set($x=1/0)$x").unwrap(),
+            "33.53.5"
+        );
+        assert_eq!(
+            render("#foreach($i in [1..5])#if($i == 3)#break#end$i#end").unwrap(),
+            "12"
+        );
+        assert_eq!(
+            render("#set($x = \"o\")#foreach($x in [\"a\",\"b\"])$x$velocityCount #end$x").unwrap(),
+            "a1 b2 o"
+        );
+        assert_eq!(
+            render("#if(1)a#end#if($u == \"\")b#end#if(!$u)c#end").unwrap(),
+            "bc"
+        );
+        assert_eq!(
+            render("\\$x \\#set($a=1) #set($z=3)\\$z \\\\$z").unwrap(),
+            "\\$x #set($a=1) $z \\3"
+        );
+        assert_eq!(render("a#stop b").unwrap(), "a");
+        assert_eq!(
+            render("#set($s=\"a-b-c\")$s.replaceAll(\"(\\w)-\", \"$1+\") $s.split(\"-\").size()")
+                .unwrap(),
+            "a+b+c 3"
+        );
+    }
+
+    #[test]
+    fn foreach_stops_after_the_aws_limit() {
+        let out = render("#foreach($i in [1..5000])x#end").unwrap();
+        assert_eq!(out.len(), MAX_FOREACH_ITERATIONS as usize);
+    }
+
+    #[test]
+    fn hostile_templates_end() {
+        // 1000^3 iterations: the fuel budget stops it.
+        let e = render("#foreach($a in [1..1000])#foreach($b in [1..1000])#foreach($c in [1..1000])#end#end#end").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::FuelExhausted);
+        // Doubling a string: the output cap stops it.
+        let e =
+            render("#set($s = \"xxxxxxxxxxxxxxxx\")#foreach($i in [1..40])#set($s = \"$s$s\")#end")
+                .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::OutputTooLarge);
+        // Recursive macro: bounded expansion at compile time.
+        let e = Template::compile("#macro(r)x#end#macro(r)#r()#end#r()").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooDeep);
+        let big = "x".repeat(MAX_TEMPLATE_BYTES + 1);
+        assert_eq!(
+            Template::compile(&big).unwrap_err().kind,
+            ErrorKind::TooLarge
+        );
+    }
+
+    #[test]
+    fn context_overrides_carry_to_the_response_template() {
+        let req_t = Template::compile("#set($context.requestOverride.header.h = [\"a\", \"b\"])#set($context.responseOverride.status = 444)#set($context.responseOverride.header.foo = \"bar\")#set($context.requestOverride.querystring[\"q\"] = \"v\")").unwrap();
+        let resp_t = Template::compile(
+            "$context.responseOverride.status $context.requestOverride.querystring.q",
+        )
+        .unwrap();
+        let mut state = RenderState::new();
+        let mut out = Vec::new();
+        req_t
+            .render(&RequestData::default(), None, &mut state, &mut out)
+            .unwrap();
+        let resp = IntegrationResponse {
+            status: 200,
+            headers: &[],
+            body: b"",
+        };
+        resp_t
+            .render(&RequestData::default(), Some(&resp), &mut state, &mut out)
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "444 v");
+        let ov = state.overrides();
+        assert_eq!(ov.response_status, Some(444));
+        assert_eq!(
+            ov.request_headers,
+            vec![("h".to_owned(), vec!["a".to_owned(), "b".to_owned()])]
+        );
+        assert_eq!(
+            ov.response_headers,
+            vec![("foo".to_owned(), "bar".to_owned())]
+        );
+        assert_eq!(
+            ov.request_querystring,
+            vec![("q".to_owned(), "v".to_owned())]
+        );
+    }
+
+    #[test]
+    fn input_reads_response_body_but_request_params() {
+        let t = Template::compile("$input.path('$.a') $input.params('p') $input.body").unwrap();
+        let req = RequestData {
+            body: br#"{"a":"req"}"#,
+            path_params: &[("p", "P")],
+            ..RequestData::default()
+        };
+        let resp = IntegrationResponse {
+            status: 200,
+            headers: &[],
+            body: br#"{"a":"resp"}"#,
+        };
+        let mut out = Vec::new();
+        t.render(&req, Some(&resp), &mut RenderState::new(), &mut out)
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), r#"resp P {"a":"resp"}"#);
+    }
+
+    #[test]
+    fn template_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Template>();
+    }
+
     #[test]
     fn mock_status_forms() {
         assert_eq!(mock_status_code(br#"{"statusCode": 200}"#), Some(200));
