@@ -428,8 +428,9 @@ mod tests {
             "bc"
         );
         assert_eq!(
+            // The `$a` after an escaped `#set` is an (undefined) reference: empty on AWS.
             render("\\$x \\#set($a=1) #set($z=3)\\$z \\\\$z").unwrap(),
-            "\\$x #set($a=1) $z \\3"
+            "\\$x #set(=1) $z \\3"
         );
         assert_eq!(render("a#stop b").unwrap(), "a");
         assert_eq!(
