@@ -319,3 +319,38 @@ fn vtl_pipeline_cases_in_process() {
         failures.join("\n")
     );
 }
+
+/// Every prefix of every conformance template either fails to compile with a located
+/// error or renders: truncated input never panics or hangs.
+#[test]
+fn truncated_templates_never_panic() {
+    let mut sources = Vec::new();
+    for (_, case) in cases("single").into_iter().chain(cases("pipeline")) {
+        for key in ["template", "request_template", "response_template"] {
+            if let Some(s) = case.get(key).and_then(J::as_str) {
+                sources.push(s.to_owned());
+            }
+        }
+    }
+    let owned = OwnedRequest::from_json(
+        &serde_json::json!({"body": "{\"a\": [1, 2]}", "query": {"q": ["1", "2"]}}),
+    );
+    let mut compiled = 0;
+    for src in &sources {
+        for end in (0..=src.len()).filter(|&i| src.is_char_boundary(i)) {
+            match Template::compile(&src[..end]) {
+                Ok(t) => {
+                    compiled += 1;
+                    let mut out = Vec::new();
+                    let mut state = RenderState::new();
+                    let _ = owned.with_data(|d, _| t.render(d, None, &mut state, &mut out));
+                }
+                Err(e) => assert!(
+                    e.line >= 1 || e.kind != tollgate::template::ErrorKind::Syntax,
+                    "unlocated: {e}"
+                ),
+            }
+        }
+    }
+    assert!(compiled > 1000, "only {compiled} prefixes compiled");
+}
