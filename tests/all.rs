@@ -11,3 +11,6 @@ mod routing;
 
 // Integrations: HTTP_PROXY, HTTP, MOCK, mappings, stage variables, backend failures.
 mod integrations;
+
+// Mapping-template conformance cases (`tollgate render` and in-process pipelines).
+mod vtl;

@@ -1,5 +1,541 @@
 //! Mapping templates: API Gateway's Velocity Template Language, compiled to bytecode.
 //!
-//! (Being written; see issue 3.)
+//! API Gateway runs Apache Velocity 1.7 with AWS variables (`$input`, `$util`,
+//! `$context`, `$stageVariables`) and AWS rendering rules (null renders empty, maps as
+//! `{k=v}`, JSON lists as compact JSON). Templates are compiled once at config load into
+//! an immutable, `Send + Sync` [`Template`] shared by every core; rendering is a small VM
+//! that writes into a caller-provided, reused `Vec<u8>`.
+//!
+//! Stages, one file each (minijinja's shape): [`lexer`] → [`parser`] → [`ast`] →
+//! [`compile`] → [`bytecode`] → [`vm`], with [`value`] (runtime values), [`builtins`]
+//! (AWS variables and Java methods), [`json_path`] and [`error`].
+//!
+//! # How the gateway calls it
+//!
+//! ```ignore
+//! // config load, once:
+//! let t = Template::compile(source)?;                  // Result<Template, TemplateError>
+//! // per request, on the core that owns the connection:
+//! let req = RequestData { body, path_params, query, headers, stage_variables, context, .. };
+//! let mut state = RenderState::new();                  // carries $context between templates
+//! let mut out = Vec::new();                            // reused buffer
+//! request_template.render(&req, None, &mut state, &mut out)?;
+//! let ov = state.overrides();                          // requestOverride / responseOverride
+//! // MOCK: status from the rendered request template
+//! let status = mock_status_code(&out);
+//! // ... integration ...
+//! let resp = IntegrationResponse { status: 200, headers: &[], body: &backend_body };
+//! out.clear();
+//! response_template.render(&req, Some(&resp), &mut state, &mut out)?;
+//! let ov = state.overrides();                          // responseOverride.status / header
+//! ```
+//!
+//! `RenderState` holds `Rc` values and is therefore not `Send`: it lives on the core that
+//! handles the request, which thread-per-core guarantees.
+//!
+//! # Limits (bounded by construction)
+//!
+//! [`MAX_TEMPLATE_BYTES`] (AWS: 300 KB), [`parser::MAX_DEPTH`] nesting,
+//! [`MAX_FOREACH_ITERATIONS`] per `#foreach` (AWS: 1000; further items are skipped, as
+//! Velocity's `directive.foreach.maxloops` does), [`MAX_FUEL`] instructions per render and
+//! [`MAX_OUTPUT_BYTES`] of output (or of any string built while rendering).
 
+pub mod ast;
+pub mod builtins;
+pub mod bytecode;
+pub mod compile;
+pub mod error;
+pub mod json_path;
+pub mod lexer;
+pub mod parser;
 pub mod playground;
+pub mod value;
+pub mod vm;
+
+pub use error::{ErrorKind, TemplateError};
+
+use value::{MapKind, Value};
+
+/// API Gateway's mapping template size limit (DG: limits, "Mapping template size 300 KB").
+pub const MAX_TEMPLATE_BYTES: usize = 300 * 1024;
+/// API Gateway's `#foreach` iteration limit (DG: limits); iterations past it are skipped.
+pub const MAX_FOREACH_ITERATIONS: u32 = 1000;
+/// Instructions one render may execute: enough for 1000 iterations of a 1000-instruction
+/// loop body, and hostile templates (nested loops) still end within about a second.
+pub const MAX_FUEL: u64 = 5_000_000;
+/// Largest rendered output; API Gateway's payload limit is 10 MB.
+pub const MAX_OUTPUT_BYTES: usize = 10 * 1024 * 1024;
+
+/// A compiled mapping template. Immutable; share it between cores.
+#[derive(Debug, Clone)]
+pub struct Template {
+    source: Box<str>,
+    program: bytecode::Program,
+}
+
+impl Template {
+    /// Parses and compiles `source`. Fails with a located [`TemplateError`].
+    pub fn compile(source: &str) -> Result<Template, TemplateError> {
+        if source.len() > MAX_TEMPLATE_BYTES {
+            return Err(TemplateError::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "template is {} bytes; the limit is {MAX_TEMPLATE_BYTES}",
+                    source.len()
+                ),
+            ));
+        }
+        let parsed = parser::parse(source)?;
+        let program = compile::compile(&parsed.nodes, &parsed.macros, source)?;
+        Ok(Template {
+            source: source.into(),
+            program,
+        })
+    }
+
+    /// The template source.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Renders into `out` (appending). `response` is `Some` for an integration-response
+    /// template: `$input.body/json/path` then read the integration response body while
+    /// `$input.params()` still reads the method request. `state` carries `$context`
+    /// (and its overrides) from the request template to the response template.
+    pub fn render(
+        &self,
+        request: &RequestData<'_>,
+        response: Option<&IntegrationResponse<'_>>,
+        state: &mut RenderState,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TemplateError> {
+        vm::run(&self.program, &self.source, request, response, state, out)
+    }
+}
+
+/// The method request as the gateway has it, borrowed for the duration of a render.
+/// Lists are ordered; names may repeat (multi-valued query strings and headers).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestData<'a> {
+    /// The method request body (empty when there is none).
+    pub body: &'a [u8],
+    pub path_params: &'a [(&'a str, &'a str)],
+    /// Query parameters, already decoded.
+    pub query: &'a [(&'a str, &'a str)],
+    pub headers: &'a [(&'a str, &'a str)],
+    pub stage_variables: &'a [(&'a str, &'a str)],
+    pub context: ContextValues<'a>,
+}
+
+/// The integration response a response template maps.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IntegrationResponse<'a> {
+    pub status: u16,
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: &'a [u8],
+}
+
+/// `$context` values the gateway supplies (aws-behavior.md §3.6). `None` renders empty.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ContextValues<'a> {
+    pub account_id: Option<&'a str>,
+    pub api_id: Option<&'a str>,
+    pub deployment_id: Option<&'a str>,
+    pub domain_name: Option<&'a str>,
+    pub domain_prefix: Option<&'a str>,
+    pub extended_request_id: Option<&'a str>,
+    pub http_method: Option<&'a str>,
+    /// `/{stage}/{path}` as received.
+    pub path: Option<&'a str>,
+    pub protocol: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    /// CLF format, `04/Mar/2020:19:15:17 +0000`.
+    pub request_time: Option<&'a str>,
+    /// Epoch milliseconds.
+    pub request_time_epoch: Option<i64>,
+    pub resource_id: Option<&'a str>,
+    pub resource_path: Option<&'a str>,
+    pub stage: Option<&'a str>,
+    /// `"true"`/`"false"` when the stage has canary settings; absent otherwise.
+    pub is_canary_request: Option<&'a str>,
+    pub identity: Identity<'a>,
+    /// `$context.authorizer.*` (principalId, claims flattened as `claims.x` are not
+    /// modelled; pass what the authorizer returned). Empty = no authorizer.
+    pub authorizer: &'a [(&'a str, &'a str)],
+}
+
+/// `$context.identity.*`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Identity<'a> {
+    pub account_id: Option<&'a str>,
+    pub api_key: Option<&'a str>,
+    pub api_key_id: Option<&'a str>,
+    pub access_key: Option<&'a str>,
+    pub caller: Option<&'a str>,
+    pub cognito_authentication_provider: Option<&'a str>,
+    pub cognito_authentication_type: Option<&'a str>,
+    pub cognito_identity_id: Option<&'a str>,
+    pub cognito_identity_pool_id: Option<&'a str>,
+    pub principal_org_id: Option<&'a str>,
+    pub source_ip: Option<&'a str>,
+    pub user: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub user_arn: Option<&'a str>,
+}
+
+/// Per-request state shared by the request and response templates of one request:
+/// the `$context` object with every mutation (`requestOverride`, `responseOverride`,
+/// keys added with `#set($context.x = ...)`).
+#[derive(Debug, Default)]
+pub struct RenderState {
+    pub(crate) context: Option<Value>,
+}
+
+/// What the templates asked the gateway to change (aws-behavior.md §3.8).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `$context.requestOverride.header.<name>`; a list value is a multi-value header.
+    pub request_headers: Vec<(String, Vec<String>)>,
+    pub request_path: Vec<(String, String)>,
+    pub request_querystring: Vec<(String, String)>,
+    /// `$context.responseOverride.status`, when it is an integer in 100..=599.
+    pub response_status: Option<u16>,
+    pub response_headers: Vec<(String, String)>,
+}
+
+impl RenderState {
+    pub fn new() -> Self {
+        RenderState::default()
+    }
+
+    /// The overrides set so far. Cheap when no template touched `$context`.
+    pub fn overrides(&self) -> Overrides {
+        let mut o = Overrides::default();
+        let Some(Value::Map(ctx)) = &self.context else {
+            return o;
+        };
+        let ctx = ctx.entries.borrow();
+        let sub = |parent: Option<&Value>, key: &str| -> Option<Value> {
+            match parent {
+                Some(Value::Map(m)) => m.entries.borrow().get(key).cloned(),
+                _ => None,
+            }
+        };
+        let pairs = |v: Option<Value>| -> Vec<(String, Value)> {
+            match v {
+                Some(Value::Map(m)) => m
+                    .entries
+                    .borrow()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let req = ctx.get("requestOverride");
+        for (k, v) in pairs(sub(req, "header")) {
+            let values = match &v {
+                Value::List(l) => l
+                    .items
+                    .borrow()
+                    .iter()
+                    .map(|x| x.to_display().to_string())
+                    .collect(),
+                Value::Null => continue,
+                other => vec![other.to_display().to_string()],
+            };
+            o.request_headers.push((k, values));
+        }
+        for (k, v) in pairs(sub(req, "path")) {
+            if !v.is_null() {
+                o.request_path.push((k, v.to_display().to_string()));
+            }
+        }
+        for (k, v) in pairs(sub(req, "querystring")) {
+            if !v.is_null() {
+                o.request_querystring.push((k, v.to_display().to_string()));
+            }
+        }
+        let resp = ctx.get("responseOverride");
+        for (k, v) in pairs(sub(resp, "header")) {
+            if !v.is_null() {
+                o.response_headers.push((k, v.to_display().to_string()));
+            }
+        }
+        // Status must be an integer in 100..=599, otherwise AWS ignores it (LS-impl note).
+        o.response_status = sub(resp, "status")
+            .and_then(|v| v.as_i64())
+            .and_then(|s| u16::try_from(s).ok())
+            .filter(|s| (100..=599).contains(s));
+        o
+    }
+}
+
+/// The `statusCode` a MOCK integration's rendered request template selects
+/// (`{"statusCode": 200}`, also the non-JSON `{statusCode: 200}` and `"200"`).
+/// `None` when there is none (DG: how-to-mock-integration).
+pub fn mock_status_code(rendered: &[u8]) -> Option<u16> {
+    let text = std::str::from_utf8(rendered).ok()?;
+    let at = text.find("statusCode")?;
+    let rest = text[at + "statusCode".len()..]
+        .trim_start_matches(['"', '\''])
+        .trim_start();
+    let rest = rest
+        .strip_prefix(':')?
+        .trim_start()
+        .trim_start_matches(['"', '\'']);
+    let digits: &str = &rest[..rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len())];
+    digits.parse().ok()
+}
+
+/// Builds the `$context` map for a request (aws-behavior.md §3.6 and conformance case
+/// 051: 18 keys for a no-auth REST call; `identity`, `requestOverride` and
+/// `responseOverride` are objects that render as ""; `responseOverride` has only
+/// `header` until a status is set; `authorizer` is an empty map that is not a key).
+pub(crate) fn build_context(c: &ContextValues<'_>) -> Value {
+    use value::Entries;
+    let s = |v: Option<&str>| v.map_or(Value::Null, Value::str);
+    let mut e = Entries::default();
+    let mut put = |k: &str, v: Value| {
+        e.insert(k.into(), v);
+    };
+    put("resourceId", s(c.resource_id));
+    put("resourcePath", s(c.resource_path));
+    put("httpMethod", s(c.http_method));
+    put("extendedRequestId", s(c.extended_request_id));
+    put("requestTime", s(c.request_time));
+    put("path", s(c.path));
+    put("accountId", s(c.account_id));
+    put("protocol", s(c.protocol));
+    let mut ro = Entries::default();
+    for k in ["path", "header", "querystring"] {
+        ro.insert(k.into(), Value::empty_map(MapKind::Opaque));
+    }
+    put("requestOverride", Value::new_map(ro, MapKind::Opaque));
+    put("stage", s(c.stage));
+    put("domainPrefix", s(c.domain_prefix));
+    put(
+        "requestTimeEpoch",
+        c.request_time_epoch.map_or(Value::Null, Value::Int),
+    );
+    put("requestId", s(c.request_id));
+    let i = &c.identity;
+    let mut id = Entries::default();
+    for (k, v) in [
+        ("cognitoIdentityPoolId", i.cognito_identity_pool_id),
+        ("accountId", i.account_id),
+        ("cognitoIdentityId", i.cognito_identity_id),
+        ("caller", i.caller),
+        ("sourceIp", i.source_ip),
+        ("principalOrgId", i.principal_org_id),
+        ("accessKey", i.access_key),
+        ("cognitoAuthenticationType", i.cognito_authentication_type),
+        (
+            "cognitoAuthenticationProvider",
+            i.cognito_authentication_provider,
+        ),
+        ("userArn", i.user_arn),
+        ("userAgent", i.user_agent),
+        ("user", i.user),
+    ] {
+        id.insert(k.into(), s(v));
+    }
+    // apiKey/apiKeyId appear only for API-key methods.
+    if let Some(k) = i.api_key {
+        id.insert("apiKey".into(), Value::str(k));
+    }
+    if let Some(k) = i.api_key_id {
+        id.insert("apiKeyId".into(), Value::str(k));
+    }
+    put("identity", Value::new_map(id, MapKind::Opaque));
+    put("domainName", s(c.domain_name));
+    put("deploymentId", s(c.deployment_id));
+    let mut rs = Entries::default();
+    rs.insert("header".into(), Value::empty_map(MapKind::Opaque));
+    put("responseOverride", Value::new_map(rs, MapKind::Opaque));
+    put("apiId", s(c.api_id));
+    if let Some(v) = c.is_canary_request {
+        put("isCanaryRequest", Value::str(v));
+    }
+    if !c.authorizer.is_empty() {
+        let mut a = Entries::default();
+        for (k, v) in c.authorizer {
+            a.insert((*k).into(), Value::str(v));
+        }
+        put("authorizer", Value::new_map(a, MapKind::Plain));
+    }
+    Value::new_map(e, MapKind::Opaque)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn render(src: &str) -> Result<String, TemplateError> {
+        let t = Template::compile(src)?;
+        let mut out = Vec::new();
+        t.render(
+            &RequestData::default(),
+            None,
+            &mut RenderState::new(),
+            &mut out,
+        )?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn velocity_whitespace_rules() {
+        // Expected strings are velocity-1.7.jar's output for the same templates.
+        assert_eq!(render("a\n  #set($x = 1)  \nb$x").unwrap(), "a\n  b1");
+        assert_eq!(
+            render("  #if(true)\n  a\n  #else  \n  b\n  #end\nz").unwrap(),
+            "    a\n  z"
+        );
+        assert_eq!(
+            render("#foreach($i in [1..2])\n  $i\n#end\n").unwrap(),
+            "  1\n  2\n"
+        );
+        assert_eq!(
+            render("## c\nx #* c *# y\n #* c *#\nz").unwrap(),
+            "x  y\n \nz"
+        );
+        assert_eq!(render("#set($x=1)$x  #set($a=1)\nq").unwrap(), "1q");
+        assert_eq!(
+            render("#macro(m $a)\n[$a]\n#end\n#m(1)\nq\n#m(2) r").unwrap(),
+            "[1]\nq\n[2]\n r"
+        );
+    }
+
+    #[test]
+    fn velocity_semantics() {
+        assert_eq!(
+            render("#set($x=7/2)$x #set($x=7.0/2)$x #set($x=1/0)$x").unwrap(),
+            "33.53.5"
+        );
+        assert_eq!(
+            render("#foreach($i in [1..5])#if($i == 3)#break#end$i#end").unwrap(),
+            "12"
+        );
+        assert_eq!(
+            render("#set($x = \"o\")#foreach($x in [\"a\",\"b\"])$x$velocityCount #end$x").unwrap(),
+            "a1 b2 o"
+        );
+        assert_eq!(
+            render("#if(1)a#end#if($u == \"\")b#end#if(!$u)c#end").unwrap(),
+            "bc"
+        );
+        assert_eq!(
+            // The `$a` after an escaped `#set` is an (undefined) reference: empty on AWS.
+            render("\\$x \\#set($a=1) #set($z=3)\\$z \\\\$z").unwrap(),
+            "\\$x #set(=1) $z \\3"
+        );
+        assert_eq!(render("a#stop b").unwrap(), "a");
+        assert_eq!(
+            render("#set($s=\"a-b-c\")$s.replaceAll(\"(\\w)-\", \"$1+\") $s.split(\"-\").size()")
+                .unwrap(),
+            "a+b+c 3"
+        );
+    }
+
+    #[test]
+    fn foreach_stops_after_the_aws_limit() {
+        let out = render("#foreach($i in [1..5000])x#end").unwrap();
+        assert_eq!(out.len(), MAX_FOREACH_ITERATIONS as usize);
+    }
+
+    #[test]
+    fn hostile_templates_end() {
+        // 1000^3 iterations: the fuel budget stops it.
+        let e = render("#foreach($a in [1..1000])#foreach($b in [1..1000])#foreach($c in [1..1000])#end#end#end").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::FuelExhausted);
+        // Doubling a string: the output cap stops it.
+        let e =
+            render("#set($s = \"xxxxxxxxxxxxxxxx\")#foreach($i in [1..40])#set($s = \"$s$s\")#end")
+                .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::OutputTooLarge);
+        // Recursive macro: bounded expansion at compile time.
+        let e = Template::compile("#macro(r)x#end#macro(r)#r()#end#r()").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::TooDeep);
+        let big = "x".repeat(MAX_TEMPLATE_BYTES + 1);
+        assert_eq!(
+            Template::compile(&big).unwrap_err().kind,
+            ErrorKind::TooLarge
+        );
+    }
+
+    #[test]
+    fn context_overrides_carry_to_the_response_template() {
+        let req_t = Template::compile("#set($context.requestOverride.header.h = [\"a\", \"b\"])#set($context.responseOverride.status = 444)#set($context.responseOverride.header.foo = \"bar\")#set($context.requestOverride.querystring[\"q\"] = \"v\")").unwrap();
+        let resp_t = Template::compile(
+            "$context.responseOverride.status $context.requestOverride.querystring.q",
+        )
+        .unwrap();
+        let mut state = RenderState::new();
+        let mut out = Vec::new();
+        req_t
+            .render(&RequestData::default(), None, &mut state, &mut out)
+            .unwrap();
+        let resp = IntegrationResponse {
+            status: 200,
+            headers: &[],
+            body: b"",
+        };
+        resp_t
+            .render(&RequestData::default(), Some(&resp), &mut state, &mut out)
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "444 v");
+        let ov = state.overrides();
+        assert_eq!(ov.response_status, Some(444));
+        assert_eq!(
+            ov.request_headers,
+            vec![("h".to_owned(), vec!["a".to_owned(), "b".to_owned()])]
+        );
+        assert_eq!(
+            ov.response_headers,
+            vec![("foo".to_owned(), "bar".to_owned())]
+        );
+        assert_eq!(
+            ov.request_querystring,
+            vec![("q".to_owned(), "v".to_owned())]
+        );
+    }
+
+    #[test]
+    fn input_reads_response_body_but_request_params() {
+        let t = Template::compile("$input.path('$.a') $input.params('p') $input.body").unwrap();
+        let req = RequestData {
+            body: br#"{"a":"req"}"#,
+            path_params: &[("p", "P")],
+            ..RequestData::default()
+        };
+        let resp = IntegrationResponse {
+            status: 200,
+            headers: &[],
+            body: br#"{"a":"resp"}"#,
+        };
+        let mut out = Vec::new();
+        t.render(&req, Some(&resp), &mut RenderState::new(), &mut out)
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), r#"resp P {"a":"resp"}"#);
+    }
+
+    #[test]
+    fn template_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Template>();
+    }
+
+    #[test]
+    fn mock_status_forms() {
+        assert_eq!(mock_status_code(br#"{"statusCode": 200}"#), Some(200));
+        assert_eq!(mock_status_code(b"{statusCode: 404}"), Some(404));
+        assert_eq!(
+            mock_status_code(b"{\n  \"statusCode\" : \"201\"\n}"),
+            Some(201)
+        );
+        assert_eq!(mock_status_code(b"{}"), None);
+    }
+}

@@ -1,0 +1,113 @@
+//! The instruction set the compiler emits and the VM runs.
+//!
+//! A flat `Vec<Instr>` with absolute jump targets; expressions run on a value stack.
+//! Instructions are small `Copy` values (names, constants and JSONPaths live in side
+//! tables of the [`Program`]), so the VM loop is a plain `match` over a slice.
+
+use super::ast::BinOp;
+use super::json_path::JsonPath;
+
+/// Slots the VM pre-fills: the AWS variables and the loop helpers.
+pub const SLOT_INPUT: u32 = 0;
+pub const SLOT_UTIL: u32 = 1;
+pub const SLOT_CONTEXT: u32 = 2;
+pub const SLOT_STAGE_VARIABLES: u32 = 3;
+pub const SLOT_FOREACH: u32 = 4;
+pub const SLOT_VELOCITY_COUNT: u32 = 5;
+pub const PREDEFINED: [&str; 6] = [
+    "input",
+    "util",
+    "context",
+    "stageVariables",
+    "foreach",
+    "velocityCount",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Instr {
+    /// Emit `source[start..end]`.
+    Text(u32, u32),
+    /// Emit string constant `n`.
+    Literal(u32),
+    /// Pop a value and emit it (`null` emits nothing, as in API Gateway).
+    Emit,
+    /// Pop a value and emit it as an escaped reference: `escapes` backslashes were written
+    /// before the reference whose source text is `source[start..end]`.
+    EmitEscaped {
+        escapes: u32,
+        start: u32,
+        end: u32,
+    },
+    Load(u32),
+    Const(u32),
+    /// Pop receiver, push receiver.name.
+    Attr(u32),
+    /// Pop `argc` arguments and a receiver, push the result of method `name`.
+    Call {
+        name: u32,
+        argc: u32,
+    },
+    /// Pop index and receiver, push receiver[index].
+    Index,
+    /// `$input.path('<literal>')` / `$input.json('<literal>')` with a pre-parsed path.
+    InputPath(u32),
+    InputJson(u32),
+    MakeList(u32),
+    MakeMap(u32),
+    MakeRange,
+    Bin(BinOp),
+    Not,
+    Neg,
+    ToBool,
+    Pop,
+    Jump(u32),
+    /// Pop; jump if falsy.
+    JumpIfFalse(u32),
+    /// Short-circuit `&&`: if top is false keep it and jump, else pop.
+    AndJump(u32),
+    /// Short-circuit `||`: if top is true keep it and jump, else pop.
+    OrJump(u32),
+    /// Pop into slot (a `null` value leaves the slot unchanged, as Velocity 1.7's #set).
+    Store(u32),
+    /// Pop value and receiver; receiver.name = value.
+    SetAttr(u32),
+    /// Pop value, key and receiver; receiver[key] = value.
+    SetIndex,
+    /// Pop the iterable and open a loop over it binding `slot`; `exit` follows the loop.
+    ForStart {
+        slot: u32,
+        exit: u32,
+    },
+    /// Bind the next item or close the loop and jump to its exit.
+    ForNext,
+    /// Close the innermost loop and jump to its exit.
+    Break,
+    Stop,
+    /// Redirect output into a string (interpolated string literals).
+    CaptureStart,
+    /// End the capture and push the captured string.
+    CaptureEnd,
+    /// Pop a value into `slot`, saving the slot's old value (macro arguments).
+    BindArg(u32),
+    /// Restore a slot saved by `BindArg`.
+    UnbindArg(u32),
+}
+
+/// Constants referenced by `Const`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Const {
+    Str(Box<str>),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+/// A compiled template: code plus its side tables. Immutable, `Send + Sync`.
+#[derive(Debug, Clone, Default)]
+pub struct Program {
+    pub code: Vec<Instr>,
+    pub consts: Vec<Const>,
+    pub names: Vec<Box<str>>,
+    pub paths: Vec<JsonPath>,
+    pub slot_count: u32,
+}

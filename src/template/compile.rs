@@ -1,0 +1,401 @@
+//! AST → [`Program`]: resolves variable names to slots, lowers control flow to jumps,
+//! expands macros inline and pre-parses literal JSONPaths.
+
+use std::collections::HashMap;
+
+use super::ast::{Accessor, BinOp, Expr, Macro, Node, Reference, Span};
+use super::bytecode::{Const, Instr, PREDEFINED, Program};
+use super::error::{ErrorKind, TemplateError};
+use super::json_path::JsonPath;
+
+/// Deepest macro expansion (a macro calling a macro ...), and the most instructions a
+/// template may compile to, so recursive or fan-out macros cannot blow up compile time.
+const MAX_MACRO_DEPTH: u32 = 16;
+const MAX_CODE_LEN: usize = 1 << 20;
+
+struct Compiler<'m> {
+    p: Program,
+    slots: HashMap<String, u32>,
+    names: HashMap<String, u32>,
+    macros: &'m HashMap<String, Macro>,
+    source: &'m str,
+    macro_depth: u32,
+}
+
+pub fn compile(
+    nodes: &[Node],
+    macros: &HashMap<String, Macro>,
+    source: &str,
+) -> Result<Program, TemplateError> {
+    let mut c = Compiler {
+        p: Program::default(),
+        slots: HashMap::new(),
+        names: HashMap::new(),
+        macros,
+        source,
+        macro_depth: 0,
+    };
+    for (i, n) in PREDEFINED.iter().enumerate() {
+        c.slots.insert((*n).to_owned(), i as u32);
+    }
+    c.nodes(nodes)?;
+    c.p.slot_count = c.slots.len() as u32;
+    Ok(c.p)
+}
+
+impl Compiler<'_> {
+    fn emit(&mut self, i: Instr) -> Result<u32, TemplateError> {
+        if self.p.code.len() >= MAX_CODE_LEN {
+            return Err(TemplateError::new(
+                ErrorKind::TooLarge,
+                "template compiles to too many instructions",
+            ));
+        }
+        self.p.code.push(i);
+        Ok((self.p.code.len() - 1) as u32)
+    }
+
+    fn here(&self) -> u32 {
+        self.p.code.len() as u32
+    }
+
+    fn patch(&mut self, at: u32, target: u32) {
+        if let Some(i) = self.p.code.get_mut(at as usize) {
+            match i {
+                Instr::Jump(t) | Instr::JumpIfFalse(t) | Instr::AndJump(t) | Instr::OrJump(t) => {
+                    *t = target
+                }
+                Instr::ForStart { exit, .. } => *exit = target,
+                _ => {}
+            }
+        }
+    }
+
+    fn slot(&mut self, name: &str) -> u32 {
+        let n = self.slots.len() as u32;
+        *self.slots.entry(name.to_owned()).or_insert(n)
+    }
+
+    fn name(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.names.get(name) {
+            return i;
+        }
+        let i = self.p.names.len() as u32;
+        self.p.names.push(name.into());
+        self.names.insert(name.to_owned(), i);
+        i
+    }
+
+    fn konst(&mut self, c: Const) -> u32 {
+        if let Some(i) = self.p.consts.iter().position(|k| *k == c) {
+            return i as u32;
+        }
+        self.p.consts.push(c);
+        (self.p.consts.len() - 1) as u32
+    }
+
+    fn nodes(&mut self, nodes: &[Node]) -> Result<(), TemplateError> {
+        for n in nodes {
+            self.node(n)?;
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, n: &Node) -> Result<(), TemplateError> {
+        match n {
+            Node::Text(Span { start, end }) => {
+                // Adjacent text (split by comments) merges into one slice when contiguous.
+                if let Some(Instr::Text(_, e)) = self.p.code.last_mut() {
+                    if *e == *start {
+                        *e = *end;
+                        return Ok(());
+                    }
+                }
+                self.emit(Instr::Text(*start, *end))?;
+            }
+            Node::Literal(s) => {
+                if !s.is_empty() {
+                    let k = self.konst(Const::Str(s.as_str().into()));
+                    self.emit(Instr::Literal(k))?;
+                }
+            }
+            Node::Ref {
+                reference,
+                escapes,
+                source,
+            } => {
+                self.reference(reference)?;
+                if *escapes == 0 {
+                    self.emit(Instr::Emit)?;
+                } else {
+                    self.emit(Instr::EmitEscaped {
+                        escapes: *escapes,
+                        start: source.start,
+                        end: source.end,
+                    })?;
+                }
+            }
+            Node::Set { target, value } => self.set(target, value)?,
+            Node::If {
+                branches,
+                otherwise,
+            } => {
+                let mut to_end = Vec::new();
+                for (cond, body) in branches {
+                    self.cond(cond)?;
+                    let skip = self.emit(Instr::JumpIfFalse(0))?;
+                    self.nodes(body)?;
+                    to_end.push(self.emit(Instr::Jump(0))?);
+                    let h = self.here();
+                    self.patch(skip, h);
+                }
+                if let Some(body) = otherwise {
+                    self.nodes(body)?;
+                }
+                let h = self.here();
+                for j in to_end {
+                    self.patch(j, h);
+                }
+            }
+            Node::Foreach {
+                var,
+                iterable,
+                body,
+            } => {
+                self.expr(iterable)?;
+                let slot = self.slot(var);
+                let start = self.emit(Instr::ForStart { slot, exit: 0 })?;
+                let head = self.emit(Instr::ForNext)?;
+                self.nodes(body)?;
+                self.emit(Instr::Jump(head))?;
+                let h = self.here();
+                self.patch(start, h);
+            }
+            Node::Break => {
+                self.emit(Instr::Break)?;
+            }
+            Node::Stop => {
+                self.emit(Instr::Stop)?;
+            }
+            Node::MacroCall { name, args, span } => {
+                let Some(m) = self.macros.get(name) else {
+                    return Ok(());
+                };
+                if self.macro_depth >= MAX_MACRO_DEPTH {
+                    return Err(TemplateError::at(
+                        ErrorKind::TooDeep,
+                        format!(
+                            "macro expansion deeper than {MAX_MACRO_DEPTH} (recursive #{name}?)"
+                        ),
+                        self.source,
+                        span.start as usize,
+                    ));
+                }
+                let params: Vec<u32> = m.params.iter().map(|p| self.slot(p)).collect();
+                for (i, &slot) in params.iter().enumerate() {
+                    match args.get(i) {
+                        Some(a) => self.expr(a)?,
+                        // A missing argument is null (an unused slot always reads null).
+                        None => self.emit(Instr::Load(u32::MAX)).map(|_| ())?,
+                    };
+                    self.emit(Instr::BindArg(slot))?;
+                }
+                self.macro_depth += 1;
+                let body = &m.body;
+                self.nodes(body)?;
+                self.macro_depth -= 1;
+                for &slot in params.iter().rev() {
+                    self.emit(Instr::UnbindArg(slot))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn set(&mut self, target: &Reference, value: &Expr) -> Result<(), TemplateError> {
+        match target.accessors.split_last() {
+            None => {
+                self.expr(value)?;
+                let s = self.slot(&target.root);
+                self.emit(Instr::Store(s))?;
+            }
+            Some((last, init)) => {
+                let s = self.slot(&target.root);
+                self.emit(Instr::Load(s))?;
+                for a in init {
+                    self.accessor(a)?;
+                }
+                match last {
+                    Accessor::Property(name) => {
+                        self.expr(value)?;
+                        let n = self.name(name);
+                        self.emit(Instr::SetAttr(n))?;
+                    }
+                    Accessor::Index(k) => {
+                        self.expr(k)?;
+                        self.expr(value)?;
+                        self.emit(Instr::SetIndex)?;
+                    }
+                    Accessor::Method(..) => {
+                        // `#set($a.b() = x)` is not an assignable target; Velocity rejects it.
+                        return Err(TemplateError::at(
+                            ErrorKind::Syntax,
+                            "cannot assign to a method call",
+                            self.source,
+                            target.span.start as usize,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn reference(&mut self, r: &Reference) -> Result<(), TemplateError> {
+        let s = self.slot(&r.root);
+        let mut rest = r.accessors.as_slice();
+        // `$input.path('lit')` / `$input.json('lit')`: parse the JSONPath once, here.
+        if r.root == "input" {
+            if let Some((Accessor::Method(m, args), tail)) = rest.split_first() {
+                if let ([Expr::Str(p)], "path" | "json") = (args.as_slice(), m.as_str()) {
+                    if let Ok(path) = JsonPath::parse(p) {
+                        self.p.paths.push(path);
+                        let i = (self.p.paths.len() - 1) as u32;
+                        self.emit(if m == "path" {
+                            Instr::InputPath(i)
+                        } else {
+                            Instr::InputJson(i)
+                        })?;
+                        rest = tail;
+                        for a in rest {
+                            self.accessor(a)?;
+                        }
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        self.emit(Instr::Load(s))?;
+        for a in rest {
+            self.accessor(a)?;
+        }
+        Ok(())
+    }
+
+    fn accessor(&mut self, a: &Accessor) -> Result<(), TemplateError> {
+        match a {
+            Accessor::Property(n) => {
+                let n = self.name(n);
+                self.emit(Instr::Attr(n))?;
+            }
+            Accessor::Method(n, args) => {
+                for e in args {
+                    self.expr(e)?;
+                }
+                let n = self.name(n);
+                self.emit(Instr::Call {
+                    name: n,
+                    argc: args.len() as u32,
+                })?;
+            }
+            Accessor::Index(e) => {
+                self.expr(e)?;
+                self.emit(Instr::Index)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A condition: Velocity 1.7 evaluates a bare non-boolean literal as false
+    /// (`#if(1)`, `#if("a")` render nothing; verified against velocity-1.7.jar).
+    fn cond(&mut self, e: &Expr) -> Result<(), TemplateError> {
+        match e {
+            Expr::Str(_)
+            | Expr::Interpolated(_)
+            | Expr::Int(_)
+            | Expr::Float(_)
+            | Expr::List(_)
+            | Expr::Range(..)
+            | Expr::Map(_) => {
+                let k = self.konst(Const::Bool(false));
+                self.emit(Instr::Const(k))?;
+            }
+            Expr::Not(inner) => {
+                self.cond(inner)?;
+                self.emit(Instr::Not)?;
+            }
+            Expr::Binary(op @ (BinOp::And | BinOp::Or), a, b) => {
+                self.cond(a)?;
+                let j = self.emit(if *op == BinOp::And {
+                    Instr::AndJump(0)
+                } else {
+                    Instr::OrJump(0)
+                })?;
+                self.cond(b)?;
+                let h = self.here();
+                self.patch(j, h);
+            }
+            _ => {
+                self.expr(e)?;
+                self.emit(Instr::ToBool)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn expr(&mut self, e: &Expr) -> Result<(), TemplateError> {
+        match e {
+            Expr::Ref(r) => self.reference(r)?,
+            Expr::Str(s) => {
+                let k = self.konst(Const::Str(s.as_str().into()));
+                self.emit(Instr::Const(k))?;
+            }
+            Expr::Interpolated(nodes) => {
+                self.emit(Instr::CaptureStart)?;
+                self.nodes(nodes)?;
+                self.emit(Instr::CaptureEnd)?;
+            }
+            Expr::Int(i) => {
+                let k = self.konst(Const::Int(*i));
+                self.emit(Instr::Const(k))?;
+            }
+            Expr::Float(f) => {
+                let k = self.konst(Const::Float(*f));
+                self.emit(Instr::Const(k))?;
+            }
+            Expr::Bool(b) => {
+                let k = self.konst(Const::Bool(*b));
+                self.emit(Instr::Const(k))?;
+            }
+            Expr::List(items) => {
+                for i in items {
+                    self.expr(i)?;
+                }
+                self.emit(Instr::MakeList(items.len() as u32))?;
+            }
+            Expr::Range(a, b) => {
+                self.expr(a)?;
+                self.expr(b)?;
+                self.emit(Instr::MakeRange)?;
+            }
+            Expr::Map(entries) => {
+                for (k, v) in entries {
+                    self.expr(k)?;
+                    self.expr(v)?;
+                }
+                self.emit(Instr::MakeMap(entries.len() as u32))?;
+            }
+            Expr::Not(_) | Expr::Binary(BinOp::And | BinOp::Or, ..) => self.cond(e)?,
+            Expr::Neg(inner) => {
+                self.expr(inner)?;
+                self.emit(Instr::Neg)?;
+            }
+            Expr::Binary(op, a, b) => {
+                self.expr(a)?;
+                self.expr(b)?;
+                self.emit(Instr::Bin(*op))?;
+            }
+        }
+        Ok(())
+    }
+}

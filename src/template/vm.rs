@@ -1,0 +1,464 @@
+//! The bytecode interpreter: one render of one template.
+//!
+//! Static text is copied from the template source straight into the output; values are
+//! rendered in place (integers and strings without temporary allocation). Every
+//! instruction spends fuel and the output is capped, so every render ends.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::bytecode::{
+    Const, Instr, Program, SLOT_CONTEXT, SLOT_FOREACH, SLOT_INPUT, SLOT_STAGE_VARIABLES, SLOT_UTIL,
+    SLOT_VELOCITY_COUNT,
+};
+use super::error::{ErrorKind, TemplateError};
+use super::value::{Builtin, Entries, LoopInfo, MapKind, Value, arith, compare, loose_eq};
+use super::{
+    IntegrationResponse, MAX_FOREACH_ITERATIONS, MAX_FUEL, MAX_OUTPUT_BYTES, RenderState,
+    RequestData, builtins,
+};
+
+/// Most `#foreach` loops open at once, and most values on the expression stack.
+const MAX_LOOP_DEPTH: usize = 256;
+const MAX_STACK: usize = 4096;
+/// Largest list a range literal `[a..b]` may build.
+pub const MAX_RANGE: i64 = 100_000;
+
+struct Loop {
+    items: Vec<Value>,
+    next: u32,
+    slot: u32,
+    exit: u32,
+    saved_var: Value,
+    saved_foreach: Value,
+    saved_count: Value,
+}
+
+/// What builtins see of the running render.
+pub struct Env<'r, 'a> {
+    pub request: &'r RequestData<'a>,
+    pub response: Option<&'r IntegrationResponse<'a>>,
+    /// The body `$input` reads, parsed once on first use (`None` inside = not JSON).
+    pub body_json: Option<Option<Value>>,
+    pub regexes: HashMap<String, Option<Rc<fancy_regex::Regex>>>,
+}
+
+impl Env<'_, '_> {
+    /// The raw body `$input` reads: the integration response's in a response template.
+    pub fn body(&self) -> &[u8] {
+        match self.response {
+            Some(r) => r.body,
+            None => self.request.body,
+        }
+    }
+
+    /// The body parsed as JSON (empty body = `{}`, as API Gateway treats it).
+    pub fn json_root(&mut self) -> Value {
+        if self.body_json.is_none() {
+            let body = self.body();
+            let parsed = if body.iter().all(u8::is_ascii_whitespace) {
+                Some(Value::empty_map(MapKind::Plain))
+            } else {
+                serde_json::from_slice::<serde_json::Value>(body)
+                    .ok()
+                    .map(|v| Value::from_json(&v))
+            };
+            self.body_json = Some(parsed);
+        }
+        self.body_json.clone().flatten().unwrap_or(Value::Null)
+    }
+}
+
+pub fn run(
+    p: &Program,
+    source: &str,
+    request: &RequestData<'_>,
+    response: Option<&IntegrationResponse<'_>>,
+    state: &mut RenderState,
+    out: &mut Vec<u8>,
+) -> Result<(), TemplateError> {
+    let mut env = Env {
+        request,
+        response,
+        body_json: None,
+        regexes: HashMap::new(),
+    };
+    let mut slots = vec![Value::Null; p.slot_count as usize];
+    slots[SLOT_INPUT as usize] = Value::Builtin(Builtin::Input);
+    slots[SLOT_UTIL as usize] = Value::Builtin(Builtin::Util);
+    let mut context_loaded = false;
+    let mut stage_vars_loaded = false;
+    let mut stack: Vec<Value> = Vec::with_capacity(16);
+    let mut loops: Vec<Loop> = Vec::new();
+    let mut captures: Vec<String> = Vec::new();
+    let mut saved_args: Vec<Value> = Vec::new();
+    let out_start = out.len();
+    let mut fuel = MAX_FUEL;
+    let mut pc = 0usize;
+    let src = source.as_bytes();
+
+    macro_rules! pop {
+        () => {
+            stack.pop().unwrap_or(Value::Null)
+        };
+    }
+    macro_rules! write_bytes {
+        ($b:expr) => {{
+            let b: &[u8] = $b;
+            match captures.last_mut() {
+                Some(c) => {
+                    c.push_str(&String::from_utf8_lossy(b));
+                    if c.len() > MAX_OUTPUT_BYTES {
+                        return Err(too_large());
+                    }
+                }
+                None => {
+                    out.extend_from_slice(b);
+                    if out.len() - out_start > MAX_OUTPUT_BYTES {
+                        return Err(too_large());
+                    }
+                }
+            }
+        }};
+    }
+
+    while let Some(&ins) = p.code.get(pc) {
+        fuel -= 1;
+        if fuel == 0 {
+            return Err(TemplateError::new(
+                ErrorKind::FuelExhausted,
+                format!("rendering took more than {MAX_FUEL} instructions"),
+            ));
+        }
+        if stack.len() > MAX_STACK {
+            return Err(TemplateError::new(
+                ErrorKind::FuelExhausted,
+                "expression stack overflow",
+            ));
+        }
+        pc += 1;
+        match ins {
+            Instr::Text(s, e) => write_bytes!(src.get(s as usize..e as usize).unwrap_or(&[])),
+            Instr::Literal(k) => {
+                if let Some(Const::Str(s)) = p.consts.get(k as usize) {
+                    write_bytes!(s.as_bytes());
+                }
+            }
+            Instr::Emit => {
+                let v = pop!();
+                match &v {
+                    Value::Null => {}
+                    Value::Str(s) => write_bytes!(s.as_bytes()),
+                    Value::Int(i) => {
+                        let mut b = itoa::Buffer::new();
+                        write_bytes!(b.format(*i).as_bytes());
+                    }
+                    other => {
+                        let mut s = String::new();
+                        other.write_display(&mut s);
+                        write_bytes!(s.as_bytes());
+                    }
+                }
+            }
+            Instr::EmitEscaped {
+                escapes,
+                start,
+                end,
+            } => {
+                let v = pop!();
+                let text = src.get(start as usize..end as usize).unwrap_or(&[]);
+                let mut s = String::new();
+                // Velocity 1.7: `\$x` prints `$x` for a defined reference; an undefined one
+                // keeps all its backslashes (checked against velocity-1.7.jar).
+                if v.is_null() {
+                    s.push_str(&"\\".repeat(escapes as usize));
+                    s.push_str(&String::from_utf8_lossy(text));
+                } else {
+                    s.push_str(&"\\".repeat(escapes as usize / 2));
+                    if escapes % 2 == 1 {
+                        s.push_str(&String::from_utf8_lossy(text));
+                    } else {
+                        v.write_display(&mut s);
+                    }
+                }
+                write_bytes!(s.as_bytes());
+            }
+            Instr::Load(slot) => {
+                if slot == SLOT_CONTEXT && !context_loaded {
+                    context_loaded = true;
+                    let ctx = state
+                        .context
+                        .get_or_insert_with(|| super::build_context(&request.context))
+                        .clone();
+                    slots[SLOT_CONTEXT as usize] = ctx;
+                } else if slot == SLOT_STAGE_VARIABLES && !stage_vars_loaded {
+                    stage_vars_loaded = true;
+                    let mut e = Entries::default();
+                    for (k, v) in request.stage_variables {
+                        e.insert((*k).into(), Value::str(v));
+                    }
+                    slots[SLOT_STAGE_VARIABLES as usize] = Value::new_map(e, MapKind::Plain);
+                }
+                stack.push(slots.get(slot as usize).cloned().unwrap_or(Value::Null));
+            }
+            Instr::Const(k) => stack.push(match p.consts.get(k as usize) {
+                Some(Const::Str(s)) => Value::str(s),
+                Some(Const::Int(i)) => Value::Int(*i),
+                Some(Const::Float(f)) => Value::Float(*f),
+                Some(Const::Bool(b)) => Value::Bool(*b),
+                None => Value::Null,
+            }),
+            Instr::Attr(n) => {
+                let recv = pop!();
+                let name = p.names.get(n as usize).map_or("", |s| s);
+                stack.push(builtins::property(&mut env, &recv, name));
+            }
+            Instr::Call { name, argc } => {
+                let at = stack.len().saturating_sub(argc as usize);
+                let args: Vec<Value> = stack.drain(at..).collect();
+                let recv = pop!();
+                let name = p.names.get(name as usize).map_or("", |s| s);
+                let v = builtins::call(&mut env, &recv, name, &args);
+                if let Value::Str(s) = &v {
+                    if s.len() > MAX_OUTPUT_BYTES {
+                        return Err(too_large());
+                    }
+                }
+                stack.push(v);
+            }
+            Instr::Index => {
+                let key = pop!();
+                let recv = pop!();
+                stack.push(builtins::index(&recv, &key));
+            }
+            Instr::InputPath(i) => {
+                let root = env.json_root();
+                stack.push(
+                    p.paths
+                        .get(i as usize)
+                        .map_or(Value::Null, |path| path.eval(&root)),
+                );
+            }
+            Instr::InputJson(i) => {
+                let root = env.json_root();
+                let v = p
+                    .paths
+                    .get(i as usize)
+                    .map_or(Value::Null, |path| path.eval(&root));
+                stack.push(builtins::to_json_string(&v));
+            }
+            Instr::MakeList(n) => {
+                let at = stack.len().saturating_sub(n as usize);
+                let items: Vec<Value> = stack.drain(at..).collect();
+                stack.push(Value::new_list(items, false));
+            }
+            Instr::MakeMap(n) => {
+                let at = stack.len().saturating_sub(2 * n as usize);
+                let items: Vec<Value> = stack.drain(at..).collect();
+                let mut e = Entries::default();
+                for kv in items.chunks(2) {
+                    if let [k, v] = kv {
+                        e.insert(k.to_display(), v.clone());
+                    }
+                }
+                stack.push(Value::new_map(e, MapKind::Plain));
+            }
+            Instr::MakeRange => {
+                let b = pop!();
+                let a = pop!();
+                stack.push(match (a.as_i64(), b.as_i64()) {
+                    (Some(a), Some(b)) => {
+                        if (b - a).abs() >= MAX_RANGE {
+                            return Err(TemplateError::new(
+                                ErrorKind::OutputTooLarge,
+                                format!("range [{a}..{b}] has more than {MAX_RANGE} items"),
+                            ));
+                        }
+                        let items: Vec<Value> = if a <= b {
+                            (a..=b).map(Value::Int).collect()
+                        } else {
+                            (b..=a).rev().map(Value::Int).collect()
+                        };
+                        Value::new_list(items, false)
+                    }
+                    _ => Value::Null,
+                });
+            }
+            Instr::Bin(op) => {
+                use super::ast::BinOp;
+                let b = pop!();
+                let a = pop!();
+                let ord = || compare(&a, &b);
+                stack.push(match op {
+                    BinOp::Eq => Value::Bool(loose_eq(&a, &b)),
+                    BinOp::Ne => Value::Bool(!loose_eq(&a, &b)),
+                    BinOp::Lt => Value::Bool(ord().is_some_and(|o| o.is_lt())),
+                    BinOp::Le => Value::Bool(ord().is_some_and(|o| o.is_le())),
+                    BinOp::Gt => Value::Bool(ord().is_some_and(|o| o.is_gt())),
+                    BinOp::Ge => Value::Bool(ord().is_some_and(|o| o.is_ge())),
+                    BinOp::And => Value::Bool(a.truthy() && b.truthy()),
+                    BinOp::Or => Value::Bool(a.truthy() || b.truthy()),
+                    _ => {
+                        let v = arith(op, &a, &b);
+                        if let Value::Str(s) = &v {
+                            if s.len() > MAX_OUTPUT_BYTES {
+                                return Err(too_large());
+                            }
+                        }
+                        v
+                    }
+                });
+            }
+            Instr::Not => {
+                let v = pop!();
+                stack.push(Value::Bool(!v.truthy()));
+            }
+            Instr::Neg => {
+                let v = pop!();
+                stack.push(match v {
+                    Value::Int(i) => i
+                        .checked_neg()
+                        .map_or(Value::Float(-(i as f64)), Value::Int),
+                    Value::Float(f) => Value::Float(-f),
+                    _ => Value::Null,
+                });
+            }
+            Instr::ToBool => {
+                let v = pop!();
+                stack.push(Value::Bool(v.truthy()));
+            }
+            Instr::Pop => {
+                stack.pop();
+            }
+            Instr::Jump(t) => pc = t as usize,
+            Instr::JumpIfFalse(t) => {
+                if !pop!().truthy() {
+                    pc = t as usize;
+                }
+            }
+            Instr::AndJump(t) => {
+                if stack.last().is_some_and(|v| !v.truthy()) {
+                    pc = t as usize;
+                } else {
+                    stack.pop();
+                }
+            }
+            Instr::OrJump(t) => {
+                if stack.last().is_some_and(Value::truthy) {
+                    pc = t as usize;
+                } else {
+                    stack.pop();
+                }
+            }
+            Instr::Store(slot) => {
+                let v = pop!();
+                // Velocity 1.7 (directive.set.null.allowed=false): #set to null is a no-op.
+                if !v.is_null() {
+                    if let Some(s) = slots.get_mut(slot as usize) {
+                        *s = v;
+                    }
+                }
+            }
+            Instr::SetAttr(n) => {
+                let v = pop!();
+                let recv = pop!();
+                if !v.is_null() {
+                    if let Value::Map(m) = recv {
+                        let name = p.names.get(n as usize).map_or("", |s| s);
+                        m.entries.borrow_mut().insert(name.into(), v);
+                    }
+                }
+            }
+            Instr::SetIndex => {
+                let v = pop!();
+                let key = pop!();
+                let recv = pop!();
+                if !v.is_null() {
+                    builtins::set_index(&recv, &key, v);
+                }
+            }
+            Instr::ForStart { slot, exit } => {
+                let iterable = pop!();
+                if loops.len() >= MAX_LOOP_DEPTH {
+                    return Err(TemplateError::new(
+                        ErrorKind::FuelExhausted,
+                        "too many nested #foreach loops",
+                    ));
+                }
+                let items = builtins::iterate(&iterable);
+                let saved_var = slots.get(slot as usize).cloned().unwrap_or_default();
+                loops.push(Loop {
+                    items,
+                    next: 0,
+                    slot,
+                    exit,
+                    saved_var,
+                    saved_foreach: slots[SLOT_FOREACH as usize].clone(),
+                    saved_count: slots[SLOT_VELOCITY_COUNT as usize].clone(),
+                });
+            }
+            Instr::ForNext => {
+                let Some(l) = loops.last_mut() else { continue };
+                let len = u32::try_from(l.items.len()).unwrap_or(u32::MAX);
+                if l.next < len && l.next < MAX_FOREACH_ITERATIONS {
+                    let i = l.next;
+                    l.next += 1;
+                    let item = std::mem::take(&mut l.items[i as usize]);
+                    if let Some(s) = slots.get_mut(l.slot as usize) {
+                        *s = item;
+                    }
+                    slots[SLOT_FOREACH as usize] = Value::Loop(LoopInfo { index: i, len });
+                    slots[SLOT_VELOCITY_COUNT as usize] = Value::Int(i64::from(i) + 1);
+                } else {
+                    pc = close_loop(&mut loops, &mut slots);
+                }
+            }
+            Instr::Break => {
+                if !loops.is_empty() {
+                    pc = close_loop(&mut loops, &mut slots);
+                }
+            }
+            Instr::Stop => break,
+            Instr::CaptureStart => captures.push(String::new()),
+            Instr::CaptureEnd => {
+                let s = captures.pop().unwrap_or_default();
+                stack.push(Value::string(s));
+            }
+            Instr::BindArg(slot) => {
+                let v = pop!();
+                if let Some(s) = slots.get_mut(slot as usize) {
+                    saved_args.push(std::mem::replace(s, v));
+                }
+            }
+            Instr::UnbindArg(slot) => {
+                let v = saved_args.pop().unwrap_or_default();
+                if let Some(s) = slots.get_mut(slot as usize) {
+                    *s = v;
+                }
+            }
+        }
+    }
+    // `#stop` inside a string literal drops what that string captured, as Velocity does.
+    Ok(())
+}
+
+/// Pops the innermost loop, restoring `$var`, `$foreach` and `$velocityCount` as
+/// Velocity 1.7 does after a `#foreach`, and returns the loop's exit address.
+fn close_loop(loops: &mut Vec<Loop>, slots: &mut [Value]) -> usize {
+    let Some(l) = loops.pop() else {
+        return usize::MAX;
+    };
+    if let Some(s) = slots.get_mut(l.slot as usize) {
+        *s = l.saved_var;
+    }
+    slots[SLOT_FOREACH as usize] = l.saved_foreach;
+    slots[SLOT_VELOCITY_COUNT as usize] = l.saved_count;
+    l.exit as usize
+}
+
+fn too_large() -> TemplateError {
+    TemplateError::new(
+        ErrorKind::OutputTooLarge,
+        format!("rendered output passed {MAX_OUTPUT_BYTES} bytes"),
+    )
+}
