@@ -14,3 +14,6 @@ mod integrations;
 
 // Mapping-template conformance cases (`tollgate render` and in-process pipelines).
 mod vtl;
+
+// The same conformance pipeline cases through the real gateway and a real echo backend.
+mod pipeline_cases;

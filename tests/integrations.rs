@@ -312,6 +312,19 @@ fn http_paths() -> &'static str {
               responses:
                 "2\\d{2}":
                   statusCode: "200"
+        /c028/{map+}:
+          post:
+            x-amazon-apigateway-integration:
+              type: http
+              httpMethod: POST
+              uri: "http://${stageVariables.backend}/{map}"
+              requestParameters:
+                integration.request.path.map: method.request.path.map
+              responses:
+                default:
+                  statusCode: "200"
+                  responseTemplates:
+                    application/json: "$input.json('$')"
         /mock/{code}:
           get:
             x-amazon-apigateway-integration:
@@ -430,4 +443,23 @@ fn bundled_petstore_example_serves() {
     assert_eq!(r.json().as_array().unwrap().len(), 3);
     let r = request("POST", &gw.url("/dev/pets"), &[], Some("{}"));
     assert_eq!(r.status, 201);
+}
+
+#[test]
+fn http_backend_400_with_only_a_default_response_is_200_conformance_028() {
+    let backend = Backend::start();
+    let gw = Gateway::start_yaml(
+        &api(http_paths(), &format!("backend: '{}'", backend.addr())),
+        &[],
+    );
+    let r = request("POST", &gw.url("/dev/c028/status/400"), &[], None);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"message": "", "status_code": 400})
+    );
+    assert_eq!(
+        r.body, r#"{"status_code":400,"message":""}"#,
+        "$input.json re-serialises compactly"
+    );
 }

@@ -435,21 +435,36 @@ fn templates(
     };
     let mut out = Vec::new();
     for (ct, t) in map {
-        match t {
-            Value::String(s) => out.push(TemplateEntry {
-                content_type: ct.to_ascii_lowercase(),
-                source: s.clone(),
-            }),
-            Value::Null => out.push(TemplateEntry {
-                content_type: ct.to_ascii_lowercase(),
-                source: String::new(),
-            }),
+        let tloc = format!("{loc}/{}", pointer_token(ct));
+        let source = match t {
+            Value::String(s) => s.as_str(),
+            Value::Null => "",
             _ => {
-                problems.push(ConfigError::new(
-                    file,
-                    format!("{loc}/{}", pointer_token(ct)),
-                    "a template must be a string",
-                ));
+                problems.push(ConfigError::new(file, &tloc, "a template must be a string"));
+                *ok = false;
+                continue;
+            }
+        };
+        match crate::template::Template::compile(source) {
+            Ok(template) => out.push(TemplateEntry {
+                content_type: ct.to_ascii_lowercase(),
+                template,
+            }),
+            Err(e) => {
+                problems.push(
+                    ConfigError::new(
+                        file,
+                        &tloc,
+                        format!(
+                            "the `{ct}` mapping template does not compile: line {}, column {}: {}",
+                            e.line, e.column, e.message
+                        ),
+                    )
+                    .hint(format!(
+                        "fix the template (`tollgate render` shows the caret):\n{}",
+                        e.with_caret()
+                    )),
+                );
                 *ok = false;
             }
         }

@@ -2,10 +2,10 @@
 //!
 //! * [`http`]: `HTTP` and `HTTP_PROXY`: building the backend request, reading its answer.
 //! * [`upstream`]: the per-core keep-alive pools and the hand-written HTTP/1.1 client.
-//! * [`mock`]: `MOCK`, answered without a backend.
+//! * `MOCK` needs no backend: the pipeline renders its templates
+//!   ([`crate::template::mock_status_code`] reads the status).
 
 pub mod http;
-pub mod mock;
 pub mod upstream;
 
 use std::time::Duration;
@@ -117,13 +117,13 @@ pub enum ResponseSource {
     Literal(String),
 }
 
-/// A mapping template for one content type (compiled by the template engine).
+/// A mapping template for one content type, compiled at load.
 #[derive(Debug, Clone)]
 pub struct TemplateEntry {
-    /// The media type it is selected by.
+    /// The media type it is selected by (lower case).
     pub content_type: String,
-    /// The template source.
-    pub source: String,
+    /// The compiled template.
+    pub template: crate::template::Template,
 }
 
 /// One integration response (`responses` entry of `x-amazon-apigateway-integration`).

@@ -21,13 +21,22 @@ use crate::http::response::{
 };
 use crate::http::{name_eq, trim_ows};
 use crate::integration::http::split_url;
-use crate::integration::mock::status_from_template_output;
 use crate::integration::upstream::{BackendResponse, Pool, UpstreamError};
 use crate::integration::{
     Integration, IntegrationResponse, IntegrationType, ParamLocation, ParamSource, Passthrough,
     ResponseSource, TemplateEntry,
 };
 use crate::route::{Method, Params};
+use crate::template::{ContextValues, Identity, Overrides, RenderState, RequestData};
+
+/// Proxy integrations have no templates, hence no overrides.
+static NO_OVERRIDES: Overrides = Overrides {
+    request_headers: Vec::new(),
+    request_path: Vec::new(),
+    request_querystring: Vec::new(),
+    response_status: None,
+    response_headers: Vec::new(),
+};
 
 /// One core's data-plane state.
 #[derive(Debug)]
@@ -80,6 +89,19 @@ struct Target<'s, 'p> {
     stage: &'s Stage,
     method: &'s MethodConf,
     params: Params<'s, 'p>,
+    /// `x-amzn-RequestId` / `$context.requestId`.
+    request_id: [u8; 36],
+    /// `x-amz-apigw-id` / `$context.extendedRequestId`.
+    extended_id: [u8; 16],
+}
+
+impl Target<'_, '_> {
+    fn request_id(&self) -> &str {
+        std::str::from_utf8(&self.request_id).unwrap_or("")
+    }
+    fn extended_id(&self) -> &str {
+        std::str::from_utf8(&self.extended_id).unwrap_or("")
+    }
 }
 
 /// Handles one request, writing the whole response into `out`. Returns `false` when the
@@ -179,6 +201,8 @@ fn resolve<'s, 'p>(snapshot: &'s Snapshot, req: &Request<'p>) -> Result<Target<'
         stage,
         method: method_conf,
         params: m.params,
+        request_id: request_id(),
+        extended_id: extended_request_id(),
     })
 }
 
@@ -369,6 +393,7 @@ fn context_value(name: &str, req: &Request<'_>, t: &Target<'_, '_>) -> Option<St
 fn backend_url<'a>(
     req: &Request<'a>,
     t: &Target<'a, 'a>,
+    overrides: &'a Overrides,
     scratch_url: &mut String,
 ) -> Result<(), Reject> {
     let integration = &t.method.integration;
@@ -390,8 +415,16 @@ fn backend_url<'a>(
             )
     };
     // Path values are owned only when a mapping computed them; collect first, then render.
-    let mut values: Vec<(String, Cow<'a, str>)> = Vec::new();
+    // `$context.requestOverride.path.X` values are final (DG: override parameters).
+    let mut values: Vec<(String, Cow<'a, str>)> = overrides
+        .request_path
+        .iter()
+        .map(|(k, v)| (k.clone(), Cow::Borrowed(v.as_str())))
+        .collect();
     for p in t.params.iter() {
+        if values.iter().any(|(n, _)| n == p.0) {
+            continue;
+        }
         if let Some(v) = mapped_path(p.0) {
             values.push((p.0.to_string(), v));
         }
@@ -411,37 +444,69 @@ fn backend_url<'a>(
     Ok(())
 }
 
-/// Appends the mapped query parameters (`integration.request.querystring.*`).
+/// Appends the mapped query parameters (`integration.request.querystring.*`), then the
+/// template's `$context.requestOverride.querystring.*`, which replace mappings of the same name.
 fn append_mapped_query(
     req: &Request<'_>,
     t: &Target<'_, '_>,
+    overrides: &Overrides,
     has_query: &mut bool,
     out: &mut String,
 ) {
+    let mut push = |name: &str, value: &str, out: &mut String| {
+        out.push(if *has_query { '&' } else { '?' });
+        *has_query = true;
+        url_encode_into(name, out);
+        out.push('=');
+        url_encode_into(value, out);
+    };
     for m in &t.method.integration.request_parameters {
-        if m.location != ParamLocation::QueryString {
+        if m.location != ParamLocation::QueryString
+            || overrides
+                .request_querystring
+                .iter()
+                .any(|(n, _)| *n == m.name)
+        {
             continue;
         }
         if let Some(v) = source_value(&m.source, req, t) {
-            out.push(if *has_query { '&' } else { '?' });
-            *has_query = true;
-            url_encode_into(&m.name, out);
-            out.push('=');
-            url_encode_into(&v, out);
+            push(&m.name, &v, out);
         }
+    }
+    for (name, value) in &overrides.request_querystring {
+        push(name, value, out);
     }
 }
 
-fn write_mapped_headers(req: &Request<'_>, t: &Target<'_, '_>, out: &mut Vec<u8>) {
+/// Writes mapped headers, then `$context.requestOverride.header.*` (a list value becomes a
+/// comma-joined multi-value header), overrides replacing mappings of the same name.
+fn write_mapped_headers(
+    req: &Request<'_>,
+    t: &Target<'_, '_>,
+    overrides: &Overrides,
+    out: &mut Vec<u8>,
+) {
+    // A value with CR or LF would split the header: drop it rather than inject.
+    let safe = |v: &str| !v.bytes().any(|b| b == b'\r' || b == b'\n');
     for m in &t.method.integration.request_parameters {
-        if m.location != ParamLocation::Header {
+        if m.location != ParamLocation::Header
+            || overrides
+                .request_headers
+                .iter()
+                .any(|(n, _)| name_eq(n, &m.name))
+        {
             continue;
         }
         if let Some(v) = source_value(&m.source, req, t) {
-            // A value with CR or LF would split the header: drop it rather than inject.
-            if !v.bytes().any(|b| b == b'\r' || b == b'\n') {
+            if safe(&v) {
                 header(out, &m.name, v.as_bytes());
             }
+        }
+    }
+    for (name, values) in &overrides.request_headers {
+        let joined = values.join(",");
+        if safe(&joined) && valid_header_name(name) {
+            header(out, name, joined.as_bytes());
         }
     }
 }
@@ -469,14 +534,14 @@ async fn http_proxy(
 ) -> Result<(), Reject> {
     let integration = &t.method.integration;
     let mut url = std::mem::take(&mut scratch.url);
-    backend_url(req, t, &mut url)?;
+    backend_url(req, t, &NO_OVERRIDES, &mut url)?;
     let mut has_query = url.contains('?');
     if let Some(q) = req.query.filter(|q| !q.is_empty()) {
         url.push(if has_query { '&' } else { '?' });
         url.push_str(q);
         has_query = true;
     }
-    append_mapped_query(req, t, &mut has_query, &mut url);
+    append_mapped_query(req, t, &NO_OVERRIDES, &mut has_query, &mut url);
     let (origin, path_and_query) = split_url(&url).map_err(|_| Reject::ApiConfiguration)?;
     if origin.https {
         scratch.url = url;
@@ -511,7 +576,7 @@ async fn http_proxy(
         }
         header(&mut r, h.name, h.value);
     }
-    write_mapped_headers(req, t, &mut r);
+    write_mapped_headers(req, t, &NO_OVERRIDES, &mut r);
     let ip = req.client.ip().to_string();
     match xff {
         Some(prev) => {
@@ -564,7 +629,7 @@ async fn http_proxy(
         }
         header(out, name, value);
     }
-    common_headers(keep_alive, out);
+    common_headers(t, keep_alive, out);
     let body = b.body();
     if req.method == "HEAD" {
         match backend_length {
@@ -581,15 +646,15 @@ async fn http_proxy(
 }
 
 /// Date, Connection and the request ids every response carries (without the final CRLF).
-fn common_headers(keep_alive: bool, out: &mut Vec<u8>) {
+fn common_headers(t: &Target<'_, '_>, keep_alive: bool, out: &mut Vec<u8>) {
     date(out);
     header(
         out,
         "Connection",
         if keep_alive { b"keep-alive" } else { b"close" },
     );
-    header(out, "x-amzn-RequestId", &request_id());
-    header(out, "x-amz-apigw-id", &extended_request_id());
+    header(out, "x-amzn-RequestId", &t.request_id);
+    header(out, "x-amz-apigw-id", &t.extended_id);
 }
 
 fn upstream_reject(e: UpstreamError) -> Reject {
@@ -624,7 +689,8 @@ fn select_request_template<'i>(
     }
 }
 
-/// Response template selection by the request's Accept, then `application/json`, then the first.
+/// Response template selection by the request's Accept (first media type), then
+/// `application/json`, then the first defined (DG: request-response-data-mappings).
 fn select_response_template<'i>(
     r: &'i IntegrationResponse,
     req: &Request<'_>,
@@ -641,14 +707,127 @@ fn select_response_template<'i>(
         .or_else(|| r.templates.first())
 }
 
-/// Renders a mapping template. Until the VTL engine is wired in, only templates without
-/// references or directives render; others fail as a configuration error.
-fn render_template(t: &TemplateEntry, out: &mut Vec<u8>) -> Result<(), Reject> {
-    if t.source.contains(['$', '#']) {
-        return Err(Reject::ApiConfiguration);
+/// Formats `$context.requestTime` (CLF, `04/Mar/2020:19:15:17 +0000`) and the epoch in ms.
+fn request_time() -> (String, i64) {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let (y, m, d) = crate::http::response::civil_from_days((secs / 86400) as i64);
+    let rem = secs % 86400;
+    let text = format!(
+        "{d:02}/{}/{y}:{:02}:{:02}:{:02} +0000",
+        MONTHS[(m as usize).saturating_sub(1) % 12],
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    );
+    (text, now.as_millis() as i64)
+}
+
+/// The method request in the shape the template engine reads, built once per request and
+/// only when a template runs (the plain proxy path never builds it).
+struct MappingInput<'a> {
+    path_params: Vec<(&'a str, &'a str)>,
+    query: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    headers: Vec<(&'a str, &'a str)>,
+    stage_variables: Vec<(&'a str, &'a str)>,
+    request_time: (String, i64),
+    source_ip: String,
+}
+
+impl<'a> MappingInput<'a> {
+    fn new(req: &Request<'a>, t: &'a Target<'a, 'a>) -> Self {
+        let query = req
+            .query
+            .filter(|q| !q.is_empty())
+            .map(|q| {
+                q.split('&')
+                    .filter(|kv| !kv.is_empty())
+                    .map(|kv| {
+                        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                        (url_decode(k), url_decode(v))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        MappingInput {
+            path_params: t
+                .params
+                .iter()
+                .filter_map(|(k, v)| Some((k, std::str::from_utf8(v).ok()?)))
+                .collect(),
+            query,
+            headers: req
+                .headers
+                .iter()
+                .filter(|h| !is_invisible_request_header(h.name))
+                .filter_map(|h| Some((h.name, std::str::from_utf8(h.value).ok()?)))
+                .collect(),
+            stage_variables: t
+                .stage
+                .variables
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            request_time: request_time(),
+            source_ip: req.client.ip().to_string(),
+        }
     }
-    out.extend_from_slice(t.source.as_bytes());
-    Ok(())
+
+    /// Renders `template`; `response` is set for integration-response templates.
+    fn render(
+        &self,
+        req: &Request<'_>,
+        t: &Target<'_, '_>,
+        template: &crate::template::Template,
+        response: Option<&crate::template::IntegrationResponse<'_>>,
+        state: &mut RenderState,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Reject> {
+        let query: Vec<(&str, &str)> = self
+            .query
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect();
+        let host = req.header_str("host");
+        let context = ContextValues {
+            api_id: Some(&t.api.id),
+            domain_name: host,
+            domain_prefix: host.map(|h| h.split('.').next().unwrap_or(h)),
+            extended_request_id: Some(t.extended_id()),
+            http_method: Some(req.method),
+            path: Some(req.path),
+            protocol: Some("HTTP/1.1"),
+            request_id: Some(t.request_id()),
+            request_time: Some(&self.request_time.0),
+            request_time_epoch: Some(self.request_time.1),
+            resource_path: Some(&t.method.resource_path),
+            stage: Some(&t.stage.name),
+            identity: Identity {
+                source_ip: Some(&self.source_ip),
+                user_agent: req.header_str("user-agent"),
+                ..Identity::default()
+            },
+            ..ContextValues::default()
+        };
+        let data = RequestData {
+            body: req.body,
+            path_params: &self.path_params,
+            query: &query,
+            headers: &self.headers,
+            stage_variables: &self.stage_variables,
+            context,
+        };
+        // A template that fails at run time (fuel, output size) is a 500, as AWS answers
+        // a mapping fault.
+        template
+            .render(&data, response, state, out)
+            .map_err(|_| Reject::ApiConfiguration)
+    }
 }
 
 /// `HTTP` (non-proxy): mapped parameters only, body through a template or passed through,
@@ -663,16 +842,25 @@ async fn http(
 ) -> Result<(), Reject> {
     let integration = &t.method.integration;
     let template = select_request_template(integration, req)?;
+    let input = MappingInput::new(req, t);
+    let mut state = RenderState::new();
     let mut body = std::mem::take(&mut scratch.body);
     body.clear();
-    match template {
-        Some(tpl) => render_template(tpl, &mut body)?,
-        None => body.extend_from_slice(req.body),
-    }
+    let content_type = match template {
+        Some(tpl) => {
+            input.render(req, t, &tpl.template, None, &mut state, &mut body)?;
+            Some(tpl.content_type.as_str())
+        }
+        None => {
+            body.extend_from_slice(req.body);
+            None
+        }
+    };
+    let overrides = state.overrides();
     let mut url = std::mem::take(&mut scratch.url);
-    backend_url(req, t, &mut url)?;
+    backend_url(req, t, &overrides, &mut url)?;
     let mut has_query = url.contains('?');
-    append_mapped_query(req, t, &mut has_query, &mut url);
+    append_mapped_query(req, t, &overrides, &mut has_query, &mut url);
     let (origin, path_and_query) = split_url(&url).map_err(|_| Reject::ApiConfiguration)?;
     if origin.https {
         return Err(Reject::IntegrationFailure);
@@ -689,29 +877,35 @@ async fn http(
     r.extend_from_slice(path_and_query.as_bytes());
     r.extend_from_slice(b" HTTP/1.1\r\n");
     header(&mut r, "Host", origin.host_header.as_bytes());
-    let mapped = |name: &str| {
+    let set_by_mapping = |name: &str| {
         integration
             .request_parameters
             .iter()
             .any(|m| m.location == ParamLocation::Header && name_eq(&m.name, name))
+            || overrides
+                .request_headers
+                .iter()
+                .any(|(n, _)| name_eq(n, name))
     };
     // AWS sends these when nothing maps them (aws-behavior §6.2, AWS-validated).
-    if !mapped("accept") {
+    if !set_by_mapping("accept") {
         header(&mut r, "Accept", b"application/json");
     }
-    if !mapped("user-agent") {
+    if !set_by_mapping("user-agent") {
         r.extend_from_slice(b"User-Agent: AmazonAPIGateway_");
         r.extend_from_slice(t.api.id.as_bytes());
         r.extend_from_slice(b"\r\n");
     }
     header(&mut r, "X-Amzn-Apigateway-Api-Id", t.api.id.as_bytes());
     header(&mut r, "X-Amzn-Trace-Id", trace_id().as_bytes());
-    if !mapped("content-type") && !matches!(req.method, "GET" | "HEAD" | "OPTIONS") {
-        if let Some(ct) = req.header("content-type") {
-            header(&mut r, "Content-Type", ct);
+    if !set_by_mapping("content-type") && !matches!(req.method, "GET" | "HEAD" | "OPTIONS") {
+        match (content_type, req.header("content-type")) {
+            (Some(ct), _) => header(&mut r, "Content-Type", ct.as_bytes()),
+            (None, Some(ct)) => header(&mut r, "Content-Type", ct),
+            (None, None) => {}
         }
     }
-    write_mapped_headers(req, t, &mut r);
+    write_mapped_headers(req, t, &overrides, &mut r);
     content_length(&mut r, body.len());
     r.extend_from_slice(b"\r\n");
     r.extend_from_slice(&body);
@@ -735,18 +929,30 @@ async fn http(
         .select_response(b.format(status))
         .ok_or(Reject::ApiConfiguration)?;
     let backend = &scratch.backend;
+    let headers: Vec<(&str, &str)> = backend
+        .header_iter()
+        .filter_map(|(n, v)| Some((n, std::str::from_utf8(v).ok()?)))
+        .collect();
+    let response = crate::template::IntegrationResponse {
+        status,
+        headers: &headers,
+        body: backend.body(),
+    };
     write_integration_response(
         req,
         t,
+        &input,
+        &mut state,
         selected,
         Some(backend),
-        backend.body(),
+        &response,
         keep_alive,
         out,
     )
 }
 
-/// `MOCK`: the request template's `statusCode` selects the integration response.
+/// `MOCK`: the request template's `statusCode` selects the integration response
+/// (DG: how-to-mock-integration); the response template renders the body.
 fn mock(
     req: &Request<'_>,
     t: &Target<'_, '_>,
@@ -755,41 +961,64 @@ fn mock(
 ) -> Result<(), Reject> {
     let integration = &t.method.integration;
     let template = select_request_template(integration, req)?;
+    let input = MappingInput::new(req, t);
+    let mut state = RenderState::new();
     let mut rendered = Vec::new();
     let status = match template {
         Some(tpl) => {
-            render_template(tpl, &mut rendered)?;
-            let text = String::from_utf8_lossy(&rendered);
-            status_from_template_output(&text).ok_or(Reject::ApiConfiguration)?
+            input.render(req, t, &tpl.template, None, &mut state, &mut rendered)?;
+            crate::template::mock_status_code(&rendered).ok_or(Reject::ApiConfiguration)?
         }
-        None => 200,
+        // Passthrough: the body itself must name the status.
+        None => crate::template::mock_status_code(req.body).unwrap_or(200),
     };
     let mut b = itoa::Buffer::new();
     let selected = integration
         .select_response(b.format(status))
         .ok_or(Reject::ApiConfiguration)?;
-    write_integration_response(req, t, selected, None, b"", keep_alive, out)
+    let response = crate::template::IntegrationResponse {
+        status,
+        headers: &[],
+        body: b"",
+    };
+    write_integration_response(
+        req, t, &input, &mut state, selected, None, &response, keep_alive, out,
+    )
 }
 
-/// Writes a non-proxy response: the selected integration response's status, mapped headers
-/// and (templated or passed-through) body.
+/// Writes a non-proxy response: the selected integration response's status (or the
+/// template's `$context.responseOverride.status`), mapped headers, override headers and the
+/// templated or passed-through body.
+#[allow(clippy::too_many_arguments)]
 fn write_integration_response(
     req: &Request<'_>,
     t: &Target<'_, '_>,
+    input: &MappingInput<'_>,
+    state: &mut RenderState,
     selected: &IntegrationResponse,
     backend: Option<&BackendResponse>,
-    backend_body: &[u8],
+    response: &crate::template::IntegrationResponse<'_>,
     keep_alive: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), Reject> {
     let mut body = Vec::new();
-    match select_response_template(selected, req) {
-        Some(tpl) => render_template(tpl, &mut body)?,
-        None => body.extend_from_slice(backend_body),
+    let template = select_response_template(selected, req);
+    match template {
+        Some(tpl) => input.render(req, t, &tpl.template, Some(response), state, &mut body)?,
+        None => body.extend_from_slice(response.body),
     }
-    status_line(out, selected.status);
-    let mut content_type_mapped = false;
+    let overrides = state.overrides();
+    let status = overrides.response_status.unwrap_or(selected.status);
+    status_line(out, status);
+    let mut content_type_set = false;
     for (name, src) in &selected.parameters {
+        if overrides
+            .response_headers
+            .iter()
+            .any(|(n, _)| name_eq(n, name))
+        {
+            continue;
+        }
         let value: Option<Cow<'_, [u8]>> = match src {
             ResponseSource::Header(h) => backend.and_then(|b| b.header(h)).map(Cow::Borrowed),
             ResponseSource::MultiHeader(h) => backend.map(|b| {
@@ -800,9 +1029,9 @@ fn write_integration_response(
                     .collect();
                 Cow::Owned(vals.join(&b","[..]))
             }),
-            ResponseSource::Body => Some(Cow::Borrowed(backend_body)),
+            ResponseSource::Body => Some(Cow::Borrowed(response.body)),
             ResponseSource::BodyPath(p) => {
-                serde_json::from_slice::<serde_json::Value>(backend_body)
+                serde_json::from_slice::<serde_json::Value>(response.body)
                     .ok()
                     .and_then(|v| {
                         let ptr = format!("/{}", p.replace('.', "/"));
@@ -824,20 +1053,37 @@ fn write_integration_response(
             if v.iter().any(|b| *b == b'\r' || *b == b'\n') {
                 continue;
             }
-            content_type_mapped |= name_eq(name, "content-type");
+            content_type_set |= name_eq(name, "content-type");
             header(out, name, &v);
         }
     }
-    if !content_type_mapped {
-        header(out, "Content-Type", b"application/json");
+    for (name, value) in &overrides.response_headers {
+        if value.bytes().any(|b| b == b'\r' || b == b'\n') || !valid_header_name(name) {
+            continue;
+        }
+        content_type_set |= name_eq(name, "content-type");
+        header(out, name, value.as_bytes());
     }
-    common_headers(keep_alive, out);
+    if !content_type_set {
+        // The selected template's media type, else API Gateway's default.
+        let ct = template.map_or("application/json", |t| t.content_type.as_str());
+        header(out, "Content-Type", ct.as_bytes());
+    }
+    common_headers(t, keep_alive, out);
     content_length(out, body.len());
     out.extend_from_slice(b"\r\n");
     if req.method != "HEAD" {
         out.extend_from_slice(&body);
     }
     Ok(())
+}
+
+/// An HTTP token (RFC 9110 §5.6.2), so a template cannot inject a malformed header name.
+fn valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ Prints `PORT <n>` on stdout once listening, then serves HTTP/1.1 with keep-alive
   /close-mid          sends half a response, then closes the connection
   /garbage            answers bytes that are not HTTP
   /headers            200 with Server, Date, X-Backend and Set-Cookie headers
+  /raw-echo           200, the request body verbatim (application/json)
   anything else       200, the same JSON as /echo
 
 It stops by itself after --max-seconds (default 300) so a test that dies leaves nothing.
@@ -82,6 +83,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if parts[0] == "raw-echo":
+            return self._send(200, body)
         if parts[0] == "headers":
             return self._send(200, b"{}", extra=(("X-Backend", "yes"), ("Set-Cookie", "a=1")))
         echo = {
