@@ -245,7 +245,8 @@ mod tests {
         let h = hdrs(&[("Content-Length", "5"), ("content-length", "5")]);
         assert_eq!(head_info(&h, true).unwrap().framing, BodyFraming::Length(5));
         for bad in ["+5", "-1", "5 5", "0x10", "", "99999999999999999999"] {
-            let h = hdrs(&[("Content-Length", bad)]);
+            let list = [("Content-Length", bad)];
+            let h = hdrs(&list);
             assert_eq!(head_info(&h, true).unwrap_err(), FramingError::BadContentLength, "{bad}");
         }
     }
