@@ -170,7 +170,7 @@ fn compile_file(
             }
             mappings.push(Mapping { base_path, api, stage });
         }
-        mappings.sort_by(|a, b| b.base_path.len().cmp(&a.base_path.len()));
+        mappings.sort_by_key(|m| std::cmp::Reverse(m.base_path.len()));
         domains.push(Domain { host: d.name.to_ascii_lowercase(), mappings });
     }
     let s = &file.server;
