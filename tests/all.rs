@@ -8,3 +8,6 @@ mod support;
 
 // Routing: AWS precedence, stages, custom domains, the 403 for no match.
 mod routing;
+
+// Wire: keep-alive, pipelining, body framing, limits, smuggling defences, timeouts, garbage.
+mod wire;
