@@ -30,6 +30,32 @@ enum Need {
     Body,
 }
 
+/// This connection's requests counted in [`Shared::in_flight`] from parsing until their
+/// response is written: the shutdown drain must wait for the bytes to reach the client, not
+/// only for the pipeline (a 4 MB response to a slow reader was cut short at SIGTERM).
+struct InFlight<'a> {
+    shared: &'a Shared,
+    counted: usize,
+}
+
+impl InFlight<'_> {
+    fn start(&mut self) {
+        self.counted += 1;
+        self.shared.in_flight.set(self.shared.in_flight.get() + 1);
+    }
+
+    fn written(&mut self) {
+        self.shared.in_flight.set(self.shared.in_flight.get().saturating_sub(self.counted));
+        self.counted = 0;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.written();
+    }
+}
+
 /// Serves one connection until it closes, errs, times out or the worker drains.
 pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: Rc<Worker>, shared: Rc<Shared>) {
     let _ = stream.set_nodelay(true);
@@ -39,6 +65,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: Rc<Worker>, 
     let mut dechunked: Vec<u8> = Vec::new();
     let mut scratch = Scratch::default();
     let mut head_started: Option<Instant> = None;
+    let mut in_flight = InFlight { shared: &shared, counted: 0 };
     loop {
         let mut start = 0;
         let mut close = false;
@@ -144,9 +171,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: Rc<Worker>, 
             }
             let keep_alive = info.keep_alive && !shared.draining.get();
             let request = Request { method, path, query, headers: parsed.headers, body, http11, client: peer };
-            shared.in_flight.set(shared.in_flight.get() + 1);
+            in_flight.start();
             let keep = pipeline::handle(&worker, &request, keep_alive, &mut scratch, &mut out).await;
-            shared.in_flight.set(shared.in_flight.get() - 1);
             start += consumed;
             head_started = None;
             if !keep {
@@ -168,6 +194,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, worker: Rc<Worker>, 
             };
             out = o;
             out.clear();
+            in_flight.written();
             if res.is_err() {
                 return;
             }
