@@ -11,3 +11,6 @@ mod routing;
 
 // Wire: keep-alive, pipelining, body framing, limits, smuggling defences, timeouts, garbage.
 mod wire;
+
+// Shutdown: SIGTERM drains requests in flight, refuses new connections, exits 0 promptly.
+mod shutdown;
