@@ -14,3 +14,6 @@ mod wire;
 
 // Shutdown: SIGTERM drains requests in flight, refuses new connections, exits 0 promptly.
 mod shutdown;
+
+// Config errors: `validate` and `serve` on broken files name the file, the place and the fix.
+mod config_errors;
