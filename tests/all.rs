@@ -17,3 +17,6 @@ mod shutdown;
 
 // Config errors: `validate` and `serve` on broken files name the file, the place and the fix.
 mod config_errors;
+
+// Descriptor leaks: backend connect timeouts and dropped client connections, via /proc/PID/fd.
+mod fd_leak;
