@@ -293,6 +293,26 @@ fn pipelined_requests_are_answered_in_order() {
     assert_eq!(rs[2].body_str(), r#"{"mock": "a"}"#);
 }
 
+/// A pipelined batch stops where the connection must end: after a `Connection: close`
+/// request, or at a request that cannot be framed; nothing after it is answered.
+#[test]
+fn pipelining_stops_at_close_and_at_a_bad_request() {
+    let backend = Backend::start();
+    let gw = start(&backend);
+    for (case, tail) in [
+        ("Connection: close", &b"GET /dev/b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"[..]),
+        ("smuggling", b"POST /dev/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    ] {
+        let mut batch = b"GET /dev/a HTTP/1.1\r\nHost: t\r\n\r\n".to_vec();
+        batch.extend_from_slice(tail);
+        batch.extend_from_slice(b"GET /dev/c HTTP/1.1\r\nHost: t\r\n\r\n");
+        let raw = raw_exchange(gw.addr, &batch, Duration::from_secs(3));
+        let want = if case == "smuggling" { vec![200, 400] } else { vec![200, 200] };
+        assert_eq!(statuses(&raw), want, "{case}: {}", String::from_utf8_lossy(&raw));
+        assert!(!String::from_utf8_lossy(&raw).contains(r#"{"mock": "c"}"#), "{case}");
+    }
+}
+
 #[test]
 fn content_length_body_reaches_the_backend() {
     let backend = Backend::start();
