@@ -12,6 +12,18 @@ mod routing;
 // Integrations: HTTP_PROXY, HTTP, MOCK, mappings, stage variables, backend failures.
 mod integrations;
 
+// Wire: keep-alive, pipelining, body framing, limits, smuggling defences, timeouts, garbage.
+mod wire;
+
+// Shutdown: SIGTERM drains requests in flight, refuses new connections, exits 0 promptly.
+mod shutdown;
+
+// Config errors: `validate` and `serve` on broken files name the file, the place and the fix.
+mod config_errors;
+
+// Descriptor leaks: backend connect timeouts and dropped client connections, via /proc/PID/fd.
+mod fd_leak;
+
 // Mapping-template conformance cases (`tollgate render` and in-process pipelines).
 mod vtl;
 

@@ -484,17 +484,20 @@ fn compile_integration_response(
         problems.push(err(loc, "an integration response must be an object".into()));
         return None;
     };
-    let status = match obj.get("statusCode") {
-        Some(v) => v
-            .as_u64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok())),
-        None => None,
-    };
+    let raw_status = obj.get("statusCode");
+    let status = raw_status.and_then(|v| {
+        v.as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    });
     let status = match status {
         Some(s) if (100..=599).contains(&s) => s as u16,
         _ => {
+            let msg = match raw_status {
+                Some(v) => format!("invalid statusCode {v}"),
+                None => "the integration response has no statusCode".to_string(),
+            };
             problems.push(
-                err(&format!("{loc}/statusCode"), "invalid or missing statusCode".into())
+                err(&format!("{loc}/statusCode"), msg)
                     .hint("AWS: `Invalid Response status code specified`; use a status between 100 and 599, e.g. \"200\""),
             );
             return None;
@@ -511,8 +514,15 @@ fn compile_integration_response(
         Some(p) => match fancy_regex::Regex::new(&format!("^(?:{p})$")) {
             Ok(re) => Some(re),
             Err(e) => {
+                // Positions are in the anchored `^(?:p)$`; report them in the pattern as written.
+                let why = match e {
+                    fancy_regex::Error::ParseError(at, kind) => {
+                        format!("{kind} at position {}", at.saturating_sub(4).min(p.len()))
+                    }
+                    other => other.to_string(),
+                };
                 problems.push(
-                    err(loc, format!("invalid selectionPattern `{p}`: {e}"))
+                    err(loc, format!("invalid selectionPattern `{p}`: {why}"))
                         .hint("use a Java regular expression"),
                 );
                 return None;

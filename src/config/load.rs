@@ -38,10 +38,15 @@ pub fn looks_like_json(path: &Path, text: &str) -> bool {
 pub fn parse_value(path: &Path, text: &str) -> Result<serde_json::Value, ConfigError> {
     if looks_like_json(path, text) {
         serde_json::from_str(text).map_err(|e| {
+            // serde_json's text ends in " at line L column C"; the location says that already.
+            let msg = e.to_string();
+            let msg = msg
+                .rsplit_once(" at line ")
+                .map_or(msg.as_str(), |(m, _)| m);
             ConfigError::new(
                 path,
                 format!("line {}, column {}", e.line(), e.column()),
-                format!("invalid JSON: {e}"),
+                format!("invalid JSON: {msg}"),
             )
             .hint("fix the JSON syntax at that position")
         })
@@ -57,7 +62,54 @@ pub fn yaml_error(path: &Path, e: &serde_saphyr::Error) -> ConfigError {
         .map(|l| format!("line {}, column {}", l.line(), l.column()))
         .unwrap_or_default();
     let msg = e.to_string();
-    let first = msg.lines().next().unwrap_or("invalid YAML").to_string();
+    let first = strip_position_prefix(msg.lines().next().unwrap_or("invalid YAML")).to_string();
     ConfigError::new(path, location, first)
         .hint("fix the YAML at that position (see docs/configuration.md)")
+}
+
+/// serde-saphyr's message starts `error: line L column C: `, which the location already says;
+/// without it a problem reads `line 7, column 4: did not find ...` instead of naming the
+/// position twice.
+fn strip_position_prefix(msg: &str) -> &str {
+    let m = msg.strip_prefix("error: ").unwrap_or(msg);
+    let Some(rest) = m.strip_prefix("line ") else {
+        return m;
+    };
+    let Some((pos, tail)) = rest.split_once(": ") else {
+        return m;
+    };
+    let positional = pos.split_once(" column ").is_some_and(|(l, c)| {
+        !l.is_empty() && !c.is_empty() && l.bytes().chain(c.bytes()).all(|b| b.is_ascii_digit())
+    });
+    if positional { tail } else { m }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_position_prefix_is_stripped_once() {
+        assert_eq!(
+            strip_position_prefix("error: line 7 column 4: did not find '-'"),
+            "did not find '-'"
+        );
+        assert_eq!(
+            strip_position_prefix("line 2 column 1: unknown field `x`"),
+            "unknown field `x`"
+        );
+        assert_eq!(
+            strip_position_prefix("error: line of text: kept"),
+            "line of text: kept"
+        );
+        assert_eq!(strip_position_prefix("no position"), "no position");
+    }
+
+    #[test]
+    fn json_errors_name_the_position_once() {
+        let e = parse_value(Path::new("x.json"), "{\"a\": 1,}").unwrap_err();
+        assert_eq!(e.location, "line 1, column 9");
+        assert_eq!(e.message, "invalid JSON: trailing comma");
+    }
 }

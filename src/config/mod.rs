@@ -313,12 +313,13 @@ fn build_stages(
         }
     }
     for stage in &stages {
+        // A JSON pointer indexes the `stages` list; the implicit stage has no entry of its own.
+        let sloc = match confs.iter().position(|c| c.name == stage.name) {
+            Some(i) => format!("{loc}/stages/{i}"),
+            None => format!("{loc}/stages"),
+        };
         for (k, v) in &stage.variables {
-            let vloc = format!(
-                "{loc}/stages/{}/variables/{}",
-                stage.name,
-                error::pointer_token(k)
-            );
+            let vloc = format!("{sloc}/variables/{}", error::pointer_token(k));
             if k.is_empty()
                 || k.len() > 64
                 || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')

@@ -32,6 +32,34 @@ enum Need {
     Body,
 }
 
+/// This connection's requests counted in [`Shared::in_flight`] from parsing until their
+/// response is written: the shutdown drain must wait for the bytes to reach the client, not
+/// only for the pipeline (a 4 MB response to a slow reader was cut short at SIGTERM).
+struct InFlight<'a> {
+    shared: &'a Shared,
+    counted: usize,
+}
+
+impl InFlight<'_> {
+    fn start(&mut self) {
+        self.counted += 1;
+        self.shared.in_flight.set(self.shared.in_flight.get() + 1);
+    }
+
+    fn written(&mut self) {
+        self.shared
+            .in_flight
+            .set(self.shared.in_flight.get().saturating_sub(self.counted));
+        self.counted = 0;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.written();
+    }
+}
+
 /// Serves one connection until it closes, errs, times out or the worker drains.
 pub async fn serve(
     mut stream: TcpStream,
@@ -46,6 +74,10 @@ pub async fn serve(
     let mut dechunked: Vec<u8> = Vec::new();
     let mut scratch = Scratch::default();
     let mut head_started: Option<Instant> = None;
+    let mut in_flight = InFlight {
+        shared: &shared,
+        counted: 0,
+    };
     loop {
         let mut start = 0;
         let mut close = false;
@@ -162,10 +194,9 @@ pub async fn serve(
                 http11,
                 client: peer,
             };
-            shared.in_flight.set(shared.in_flight.get() + 1);
+            in_flight.start();
             let keep =
                 pipeline::handle(&worker, &request, keep_alive, &mut scratch, &mut out).await;
-            shared.in_flight.set(shared.in_flight.get() - 1);
             start += consumed;
             head_started = None;
             if !keep {
@@ -188,6 +219,7 @@ pub async fn serve(
                 };
             out = o;
             out.clear();
+            in_flight.written();
             if res.is_err() {
                 return;
             }
