@@ -96,8 +96,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
             let loaded = match config::load(&file, &overrides) {
                 Ok(l) => l,
                 Err(problems) => {
-                    eprintln!("{problems}");
-                    eprintln!(
+                    crate::warn!("{problems}");
+                    crate::warn!(
                         "tollgate: not started: fix the errors above (`tollgate validate {}` lists them)",
                         file.display()
                     );
@@ -105,7 +105,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 }
             };
             for w in &loaded.warnings.0 {
-                eprintln!("{w}");
+                crate::warn!("{w}");
             }
             let workers = loaded
                 .snapshot
@@ -135,11 +135,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Validate { file } => match config::load(&file, &Overrides::default()) {
             Ok(loaded) => {
                 for w in &loaded.warnings.0 {
-                    println!("{w}");
+                    crate::say!("{w}");
                 }
                 let s = &loaded.snapshot;
                 let routes: usize = s.apis.iter().map(|a| a.methods.len()).sum();
-                println!(
+                crate::say!(
                     "{}: OK ({} API(s), {} method(s))",
                     file.display(),
                     s.apis.len(),
@@ -148,13 +148,13 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             Err(problems) => {
-                println!("{problems}");
+                crate::say!("{problems}");
                 let n = problems
                     .0
                     .iter()
                     .filter(|p| p.severity == Severity::Error)
                     .count();
-                println!("{}: {n} error(s)", file.display());
+                crate::say!("{}: {n} error(s)", file.display());
                 Ok(ExitCode::from(1))
             }
         },

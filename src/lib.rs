@@ -29,3 +29,22 @@ pub mod pipeline;
 pub mod route;
 pub mod server;
 pub mod template;
+
+/// Prints a line on stdout, ignoring a closed pipe (`tollgate validate x | head -1`, or a
+/// supervisor that closed our stdout): output is never worth a panic.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Like [`say!`], on stderr.
+#[macro_export]
+macro_rules! warn {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     match tollgate::cli::run() {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("tollgate: {err:#}");
+            tollgate::warn!("tollgate: {err:#}");
             ExitCode::from(2)
         }
     }

@@ -96,7 +96,7 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
     let uring = opts.driver == Driver::Auto && monoio::utils::detect_uring();
     let driver = if uring { "io_uring" } else { "epoll (legacy)" };
     for addr in &bound {
-        println!("tollgate: listening on http://{addr} ({workers} worker(s), {driver} driver)");
+        crate::say!("tollgate: listening on http://{addr} ({workers} worker(s), {driver} driver)");
     }
     print_routes(&snapshot);
     use std::io::Write as _;
@@ -116,7 +116,7 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
                     pin_to(c);
                 }
                 if let Err(e) = worker::run(i, listeners, published, flags) {
-                    eprintln!("tollgate: worker {i} failed to start: {e}");
+                    crate::warn!("tollgate: worker {i} failed to start: {e}");
                 }
             })?;
         handles.push(h);
@@ -125,7 +125,7 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
     for h in handles {
         let _ = h.join();
     }
-    println!("tollgate: stopped");
+    crate::say!("tollgate: stopped");
     Ok(())
 }
 
@@ -146,7 +146,7 @@ pub fn print_routes(snapshot: &crate::config::Snapshot) {
                 }
                 p
             };
-            println!(
+            crate::say!(
                 "tollgate: api {} (id {}) stage {} at {}",
                 api.name,
                 api.id,
@@ -154,7 +154,7 @@ pub fn print_routes(snapshot: &crate::config::Snapshot) {
                 prefixes.join(", ")
             );
             for m in &api.methods {
-                println!(
+                crate::say!(
                     "  {:7} {:40} {}",
                     m.http_method,
                     m.resource_path,

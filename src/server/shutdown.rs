@@ -87,13 +87,13 @@ pub fn main_loop(published: &Arc<Published>, opts: &ServeOptions, flags: &Flags)
             match config::load(&opts.config_path, &opts.overrides) {
                 Ok(loaded) => {
                     published.publish(loaded.snapshot);
-                    println!(
+                    crate::say!(
                         "tollgate: configuration reloaded from {}",
                         opts.config_path.display()
                     );
                 }
                 Err(problems) => {
-                    eprintln!(
+                    crate::warn!(
                         "tollgate: reload refused, still serving the previous configuration:\n{problems}"
                     )
                 }
@@ -101,7 +101,7 @@ pub fn main_loop(published: &Arc<Published>, opts: &ServeOptions, flags: &Flags)
         }
         std::thread::sleep(MAIN_TICK);
     }
-    println!("tollgate: shutting down (finishing requests in flight)");
+    crate::say!("tollgate: shutting down (finishing requests in flight)");
 }
 
 /// Shuts a listening socket down so its pending accept returns at once (the accept is never

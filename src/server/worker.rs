@@ -49,7 +49,7 @@ pub fn run(
             let listener = match TcpListener::from_std(std_listener) {
                 Ok(l) => l,
                 Err(e) => {
-                    eprintln!("tollgate: worker {index}: cannot use listener: {e}");
+                    crate::warn!("tollgate: worker {index}: cannot use listener: {e}");
                     continue;
                 }
             };
@@ -73,7 +73,7 @@ pub fn run(
                                 break;
                             }
                             // Out of descriptors or a transient error: back off instead of spinning.
-                            eprintln!("tollgate: worker {index}: accept: {e}");
+                            crate::warn!("tollgate: worker {index}: accept: {e}");
                             monoio::time::sleep(Duration::from_millis(10)).await;
                         }
                     }

@@ -27,7 +27,7 @@ pub fn run(template: &Path, request: &Path) -> anyhow::Result<ExitCode> {
     let t = match Template::compile(&source) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("{}: {}", template.display(), e.with_caret());
+            crate::warn!("{}: {}", template.display(), e.with_caret());
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -36,7 +36,7 @@ pub fn run(template: &Path, request: &Path) -> anyhow::Result<ExitCode> {
     let mut state = RenderState::new();
     let result = owned.with_data(|data, resp| t.render(data, resp, &mut state, &mut out));
     if let Err(e) = result {
-        eprintln!("{}: {}", template.display(), e.with_caret());
+        crate::warn!("{}: {}", template.display(), e.with_caret());
         return Ok(ExitCode::FAILURE);
     }
     let mut stdout = std::io::stdout().lock();
@@ -46,7 +46,7 @@ pub fn run(template: &Path, request: &Path) -> anyhow::Result<ExitCode> {
     // disturbing the exact stdout.
     let ov = state.overrides();
     if ov != super::Overrides::default() {
-        eprintln!("{}", overrides_json(&ov));
+        crate::warn!("{}", overrides_json(&ov));
     }
     Ok(ExitCode::SUCCESS)
 }
