@@ -9,7 +9,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::{self, Overrides, Published, Severity};
+use crate::config::{self, LoadEnv, Overrides, Published, Severity};
+use crate::limit::quota::{DEFAULT_FLUSH_INTERVAL, Flusher, QuotaRegistry};
 use crate::server::{self, Driver, ServeOptions};
 
 #[derive(Parser, Debug)]
@@ -53,11 +54,37 @@ enum Command {
         /// The io driver.
         #[arg(long, value_enum, default_value = "auto")]
         driver: DriverArg,
+        /// Where quota counters persist across restarts.
+        #[arg(long, default_value = "./state")]
+        state_dir: PathBuf,
     },
     /// Check a gateway config or OpenAPI document; print every problem with its location.
     Validate {
         /// The file to check.
         file: PathBuf,
+    },
+    /// API keys: `tollgate keys import FILE.csv --out keys.yaml`.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Usage of an API key per day, AWS GetUsage-shaped (reads --state-dir; while the gateway
+    /// runs, ask its admin endpoint: GET /usage?usagePlanId=..&keyId=..&startDate=..&endDate=..).
+    Usage {
+        /// The gateway config that defines the usage plans and keys.
+        config: PathBuf,
+        /// The API key's id.
+        #[arg(long)]
+        key: String,
+        /// First day, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        from: String,
+        /// Last day, YYYY-MM-DD (UTC).
+        #[arg(long)]
+        to: String,
+        /// Where the gateway keeps its quota counters.
+        #[arg(long, default_value = "./state")]
+        state_dir: PathBuf,
     },
     /// Render one mapping template against a request description.
     Render {
@@ -66,6 +93,19 @@ enum Command {
         /// The request description (JSON).
         #[arg(long)]
         request: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Convert an API key file in AWS's CSV format (Name,Key,Description,Enabled,UsagePlanIds)
+    /// into a keys file for `api_key_files:`; keys are stored as SHA-256 only.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Where to write the YAML keys file (stdout when absent).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -86,14 +126,35 @@ pub fn run() -> anyhow::Result<ExitCode> {
             stage_var,
             workers,
             driver,
+            state_dir,
         } => {
+            // Before any thread exists: every thread must inherit the blocked shutdown signals
+            // (see server::shutdown), or one could take SIGTERM's default action.
+            server::shutdown::block();
+            let registry = match QuotaRegistry::open(&state_dir) {
+                Ok(r) => r,
+                Err(e) => {
+                    crate::warn!(
+                        "tollgate: not started: cannot open the quota store in {}: {e}",
+                        state_dir.display()
+                    );
+                    crate::warn!(
+                        "  hint: pass --state-dir DIR with a writable directory that no other tollgate uses"
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            let env = LoadEnv {
+                registry: registry.clone(),
+                previous: None,
+            };
             let overrides = Overrides {
                 listen,
                 workers,
                 stage,
                 stage_vars: stage_var,
             };
-            let loaded = match config::load(&file, &overrides) {
+            let loaded = match config::load_with(&file, &overrides, &env) {
                 Ok(l) => l,
                 Err(problems) => {
                     crate::warn!("{problems}");
@@ -120,16 +181,22 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 }
             };
             let published = Arc::new(Published::new(loaded.snapshot));
-            server::serve(
+            // Quota counters are written off the request path, every second and at shutdown.
+            let flusher = Flusher::spawn(registry.clone(), DEFAULT_FLUSH_INTERVAL, |e| {
+                crate::warn!("tollgate: quota store: {e} (will retry)");
+            })?;
+            let result = server::serve(
                 published,
                 ServeOptions {
                     workers,
                     driver,
                     config_path: file,
                     overrides,
+                    registry,
                 },
-            )
-            .context("serve")?;
+            );
+            flusher.stop();
+            result.context("serve")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { file } => match config::load(&file, &Overrides::default()) {
@@ -158,8 +225,110 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         },
+        Command::Keys {
+            command: KeysCommand::Import { file, out },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            match crate::limit::keys::import_csv(&text) {
+                Ok(keys) => {
+                    let yaml = keys_yaml(&keys);
+                    match out {
+                        Some(path) => {
+                            std::fs::write(&path, yaml)
+                                .with_context(|| format!("cannot write {}", path.display()))?;
+                            crate::say!(
+                                "{}: {} key(s) written to {}",
+                                file.display(),
+                                keys.len(),
+                                path.display()
+                            );
+                        }
+                        None => crate::say!("{yaml}"),
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    for e in &errors {
+                        crate::warn!("error: {}: line {}: {}", file.display(), e.line, e.message);
+                    }
+                    crate::warn!(
+                        "{}: {} bad row(s); nothing imported",
+                        file.display(),
+                        errors.len()
+                    );
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Usage {
+            config: file,
+            key,
+            from,
+            to,
+            state_dir,
+        } => {
+            let registry = QuotaRegistry::open(&state_dir)
+                .map_err(|e| anyhow::anyhow!("cannot open the quota store in {}: {e} (a running gateway holds it: ask its admin endpoint instead)", state_dir.display()))?;
+            let env = LoadEnv {
+                registry,
+                previous: None,
+            };
+            let loaded = match config::load_with(&file, &Overrides::default(), &env) {
+                Ok(l) => l,
+                Err(problems) => {
+                    crate::warn!("{problems}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            let limiter = &loaded.snapshot.limiter;
+            let mut found = false;
+            for plan in limiter.plan_ids() {
+                if let Some(mut usage) = limiter.usage(plan, &from, &to, limiter.now()) {
+                    let Some(items) = usage.get_mut("items").and_then(|i| i.as_object_mut()) else {
+                        continue;
+                    };
+                    items.retain(|k, _| *k == key);
+                    if !items.is_empty() {
+                        found = true;
+                        crate::say!("{usage}");
+                    }
+                }
+            }
+            if !found {
+                crate::warn!(
+                    "no usage plan has key `{key}` (or the dates are not YYYY-MM-DD within 90 days)"
+                );
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Render { template, request } => {
             crate::template::playground::run(&template, &request)
         }
     }
+}
+
+/// The YAML keys file `api_key_files:` reads (a list of `api_keys` entries).
+fn keys_yaml(keys: &[crate::limit::config::ApiKeyConfig]) -> String {
+    let mut out = String::from(
+        "# API keys imported by `tollgate keys import`; values are stored as SHA-256 only.\n",
+    );
+    for k in keys {
+        let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+        out.push_str(&format!("- id: {}\n  name: {}\n", q(&k.id), q(&k.name)));
+        if !k.description.is_empty() {
+            out.push_str(&format!("  description: {}\n", q(&k.description)));
+        }
+        if let Some(v) = &k.value_sha256 {
+            out.push_str(&format!("  valueSha256: {}\n", q(v)));
+        }
+        if let Some(v) = &k.value {
+            out.push_str(&format!("  value: {}\n", q(v)));
+        }
+        out.push_str(&format!("  enabled: {}\n", k.enabled));
+        let plans: Vec<String> = k.usage_plan_ids.iter().map(|p| q(p)).collect();
+        out.push_str(&format!("  usagePlanIds: [{}]\n", plans.join(", ")));
+    }
+    out
 }

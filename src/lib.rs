@@ -16,8 +16,10 @@
 //!   per-core backend connection pools.
 //! * [`config`]: the control plane. Load, check and compile configuration into the
 //!   immutable [`config::Snapshot`] every worker reads.
+//! * [`admin`]: the admin endpoint (health, usage), off the data plane.
 //! * [`clock`]: the time source for the data plane.
 
+pub mod admin;
 pub mod cache;
 pub mod cli;
 pub mod clock;

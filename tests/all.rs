@@ -24,6 +24,9 @@ mod config_errors;
 // Descriptor leaks: backend connect timeouts and dropped client connections, via /proc/PID/fd.
 mod fd_leak;
 
+// API keys, usage plans, throttles and quotas (with restart and reload).
+mod limits;
+
 // Mapping-template conformance cases (`tollgate render` and in-process pipelines).
 mod vtl;
 

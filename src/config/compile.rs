@@ -121,6 +121,7 @@ pub fn compile_api(
         router: builder.build(),
         methods,
         binary_media_types,
+        limit_base: 0,
     })
 }
 

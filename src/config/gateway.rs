@@ -1,7 +1,12 @@
 //! The gateway config file (YAML): raw serde shapes, as close to the file as possible.
 //! Checking and compiling happen in [`super::compile`].
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
+
+use crate::cache::config::{StageCacheSettings, UnauthorizedCacheControlHeaderStrategy};
+use crate::limit::config::{ApiKeyConfig, ThrottleSettings, UsagePlanConfig};
 
 /// The whole gateway config file.
 #[derive(Debug, Deserialize, Default)]
@@ -22,6 +27,21 @@ pub struct GatewayFile {
     /// Custom domain names with their base path mappings.
     #[serde(default)]
     pub domains: Vec<DomainConf>,
+    /// The gateway-wide token bucket (AWS's account level; default 10,000 rps, burst 5,000).
+    #[serde(default)]
+    pub throttle: Option<ThrottleSettings>,
+    /// Usage plans (AWS `UsagePlan` shape, camelCase inside).
+    #[serde(default)]
+    pub usage_plans: Vec<UsagePlanConfig>,
+    /// API keys (AWS `ApiKey` shape, camelCase inside, with `usagePlanIds`).
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// Files of API keys (a YAML list of `api_keys` entries), as `tollgate keys import` writes.
+    #[serde(default)]
+    pub api_key_files: Vec<String>,
+    /// The admin endpoint (usage, cache flush, health); off unless set.
+    #[serde(default)]
+    pub admin: Option<ListenerConf>,
 }
 
 /// One listening address.
@@ -89,6 +109,32 @@ pub struct StageConf {
     /// Stage variables.
     #[serde(default)]
     pub variables: serde_json::Map<String, serde_json::Value>,
+    /// `methodSettings`: `resourcePath/httpMethod` (`pets/GET`, `*/*`) → settings.
+    #[serde(default)]
+    pub method_settings: BTreeMap<String, MethodSettingConf>,
+    /// The stage cache (`cacheClusterEnabled`, `cacheClusterSize`, `cacheTtlInSeconds`).
+    #[serde(default)]
+    pub cache: Option<StageCacheSettings>,
+}
+
+/// One `MethodSetting`, with AWS's field names (API: MethodSetting).
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MethodSettingConf {
+    /// Steady requests per second for this method's bucket.
+    pub throttling_rate_limit: Option<f64>,
+    /// Bucket size.
+    pub throttling_burst_limit: Option<u64>,
+    /// Cache this method's responses.
+    pub caching_enabled: Option<bool>,
+    /// TTL of cached responses (0 disables, at most 3600).
+    pub cache_ttl_in_seconds: Option<u32>,
+    /// Accepted for compatibility; entries are kept in process memory only.
+    pub cache_data_encrypted: Option<bool>,
+    /// Whether `Cache-Control: max-age=0` needs authorization.
+    pub require_authorization_for_cache_control: Option<bool>,
+    /// What an unauthorized `Cache-Control: max-age=0` gets.
+    pub unauthorized_cache_control_header_strategy: Option<UnauthorizedCacheControlHeaderStrategy>,
 }
 
 /// A custom domain name and its API mappings (DG: rest-api-mappings).

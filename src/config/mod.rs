@@ -16,7 +16,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use serde_json::Value;
+
+use crate::limit::config::{LimitsConfig, StageThrottleConfig, ThrottleSettings};
+use crate::limit::quota::QuotaRegistry;
+use crate::limit::{Limiter, MethodKey};
 
 pub use error::{ConfigError, Problems, Severity};
 pub use snapshot::{Api, Domain, Mapping, MethodConf, Published, ServerSettings, Snapshot, Stage};
@@ -46,8 +52,32 @@ pub struct Loaded {
     pub warnings: Problems,
 }
 
-/// Loads a gateway config or a bare OpenAPI document. On failure, every problem found.
+/// What a load shares with the running gateway.
+#[derive(Debug, Clone)]
+pub struct LoadEnv {
+    /// Quota counters, kept for the whole process (persisted under `--state-dir`).
+    pub registry: Arc<QuotaRegistry>,
+    /// The snapshot being replaced by a reload: its bucket levels carry over.
+    pub previous: Option<Arc<Snapshot>>,
+}
+
+impl LoadEnv {
+    /// Counters in memory only, nothing to carry over (`validate`, tests).
+    pub fn in_memory() -> Self {
+        LoadEnv {
+            registry: QuotaRegistry::in_memory(),
+            previous: None,
+        }
+    }
+}
+
+/// Loads a gateway config or a bare OpenAPI document with in-memory quota counters.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Loaded, Problems> {
+    load_with(path, overrides, &LoadEnv::in_memory())
+}
+
+/// Loads a gateway config or a bare OpenAPI document. On failure, every problem found.
+pub fn load_with(path: &Path, overrides: &Overrides, env: &LoadEnv) -> Result<Loaded, Problems> {
     let mut problems = Problems::default();
     let text = load::read_text(path).map_err(|e| Problems(vec![e]))?;
     let value = load::parse_value(path, &text).map_err(|e| Problems(vec![e]))?;
@@ -84,6 +114,7 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Loaded, Problems> {
         file,
         is_openapi.then_some(value),
         overrides,
+        env,
         &mut problems,
     );
     if problems.has_errors() {
@@ -101,9 +132,10 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Loaded, Problems> {
 fn compile_file(
     path: &Path,
     base_dir: &Path,
-    file: gateway::GatewayFile,
+    mut file: gateway::GatewayFile,
     inline_doc: Option<Value>,
     overrides: &Overrides,
+    env: &LoadEnv,
     problems: &mut Problems,
 ) -> Option<Snapshot> {
     let mut listeners = overrides.listen.clone();
@@ -132,7 +164,7 @@ fn compile_file(
         );
     }
     let mut apis: Vec<Api> = Vec::new();
-    for (i, api) in file.apis.into_iter().enumerate() {
+    for (i, api) in std::mem::take(&mut file.apis).into_iter().enumerate() {
         let loc = format!("/apis/{i}");
         if apis.iter().any(|a| a.name == api.name) {
             problems.push(
@@ -233,6 +265,24 @@ fn compile_file(
             mappings,
         });
     }
+    let limiter = build_limiter(path, base_dir, &file, &mut apis, env, problems)?;
+    let admin = match &file.admin {
+        Some(a) => match a.address.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                problems.push(
+                    ConfigError::new(
+                        path,
+                        "/admin/address",
+                        format!("`{}` is not an IP:PORT address", a.address),
+                    )
+                    .hint("write e.g. 127.0.0.1:9901 (keep the admin endpoint on loopback)"),
+                );
+                None
+            }
+        },
+        None => None,
+    };
     let s = &file.server;
     let ms = Duration::from_millis;
     Some(Snapshot {
@@ -249,7 +299,105 @@ fn compile_file(
         apis,
         domains,
         source: PathBuf::from(path),
+        limiter: Arc::new(limiter),
+        admin,
     })
+}
+
+/// Compiles throttles, usage plans and API keys into the [`Limiter`], giving every
+/// (API, stage, method) its id. Bucket levels carry over from `env.previous`.
+fn build_limiter(
+    path: &Path,
+    base_dir: &Path,
+    file: &gateway::GatewayFile,
+    apis: &mut [Api],
+    env: &LoadEnv,
+    problems: &mut Problems,
+) -> Option<Limiter> {
+    let mut methods = Vec::new();
+    let mut stages = Vec::new();
+    for api in apis.iter_mut() {
+        api.limit_base = methods.len() as u32;
+        for stage in &api.stages {
+            for m in &api.methods {
+                methods.push(MethodKey {
+                    api_id: api.id.clone(),
+                    stage: stage.name.clone(),
+                    resource_path: m.resource_path.clone(),
+                    http_method: m.http_method.clone(),
+                    api_key_required: m.api_key_required,
+                });
+            }
+            let mut method_settings = std::collections::BTreeMap::new();
+            for (key, ms) in &stage.method_settings {
+                match (ms.throttling_rate_limit, ms.throttling_burst_limit) {
+                    (Some(rate_limit), Some(burst_limit)) => {
+                        method_settings.insert(
+                            key.clone(),
+                            ThrottleSettings {
+                                burst_limit,
+                                rate_limit,
+                            },
+                        );
+                    }
+                    (None, None) => {}
+                    _ => problems.push(
+                        ConfigError::new(
+                            path,
+                            format!(
+                                "/apis/{}/stages/{}/method_settings/{}",
+                                api.name,
+                                stage.name,
+                                error::pointer_token(key)
+                            ),
+                            "a throttle needs both throttlingRateLimit and throttlingBurstLimit",
+                        )
+                        .hint("set both, e.g. throttlingRateLimit: 100, throttlingBurstLimit: 50"),
+                    ),
+                }
+            }
+            if !method_settings.is_empty() {
+                stages.push(StageThrottleConfig {
+                    api_id: api.id.clone(),
+                    stage: stage.name.clone(),
+                    method_settings,
+                });
+            }
+        }
+    }
+    let mut api_keys = file.api_keys.clone();
+    for (i, rel) in file.api_key_files.iter().enumerate() {
+        let p = base_dir.join(rel);
+        let text = match load::read_text(&p) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(ConfigError::new(path, format!("/api_key_files/{i}"), format!("cannot load `{rel}`: {}", e.message))
+                    .hint("the path is relative to the gateway config file; `tollgate keys import` writes one"));
+                continue;
+            }
+        };
+        match serde_saphyr::from_str::<Vec<crate::limit::config::ApiKeyConfig>>(&text) {
+            Ok(keys) => api_keys.extend(keys),
+            Err(e) => problems.push(load::yaml_error(&p, &e)),
+        }
+    }
+    let cfg = LimitsConfig {
+        account: file.throttle.unwrap_or(LimitsConfig::default().account),
+        stages,
+        usage_plans: file.usage_plans.clone(),
+        api_keys,
+    };
+    let previous = env.previous.as_ref().map(|s| s.limiter.as_ref());
+    match Limiter::build(&cfg, &methods, env.registry.clone(), previous) {
+        Ok(l) => Some(l),
+        Err(errors) => {
+            for e in errors {
+                problems
+                    .push(ConfigError::new(path, e.location, e.message).hint("see docs/limits.md"));
+            }
+            None
+        }
+    }
 }
 
 fn build_stages(
@@ -293,12 +441,16 @@ fn build_stages(
         stages.push(Stage {
             name: s.name.clone(),
             variables,
+            method_settings: s.method_settings.clone(),
+            cache: s.cache.clone(),
         });
     }
     if stages.is_empty() && confs.is_empty() {
         stages.push(Stage {
             name: overrides.stage.clone().unwrap_or_else(|| "dev".into()),
             variables: Vec::new(),
+            method_settings: Default::default(),
+            cache: None,
         });
     }
     for stage in &mut stages {

@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::cache::config::StageCacheSettings;
+use crate::config::gateway::MethodSettingConf;
 use crate::integration::Integration;
+use crate::limit::Limiter;
 use crate::route::Router;
 
 /// Everything the data plane needs, compiled.
@@ -25,6 +28,10 @@ pub struct Snapshot {
     pub domains: Vec<Domain>,
     /// The file this was loaded from.
     pub source: PathBuf,
+    /// Throttles, API keys, usage plans and quotas (shared by every core: atomics only).
+    pub limiter: Arc<Limiter>,
+    /// The admin endpoint's address, if enabled.
+    pub admin: Option<SocketAddr>,
 }
 
 /// Timeouts and pool sizes.
@@ -59,6 +66,16 @@ pub struct Api {
     pub methods: Vec<MethodConf>,
     /// `x-amazon-apigateway-binary-media-types`.
     pub binary_media_types: Vec<String>,
+    /// The limiter's id of (stage 0, method 0); a method's id is
+    /// `limit_base + stage × methods.len() + method`.
+    pub limit_base: u32,
+}
+
+impl Api {
+    /// The limiter's id for a method of a stage.
+    pub fn limit_id(&self, stage: usize, method: usize) -> crate::limit::MethodId {
+        crate::limit::MethodId(self.limit_base + (stage * self.methods.len() + method) as u32)
+    }
 }
 
 /// One stage.
@@ -68,6 +85,10 @@ pub struct Stage {
     pub name: String,
     /// Stage variables, in definition order.
     pub variables: Vec<(String, String)>,
+    /// `methodSettings` as configured (throttling is compiled into the limiter).
+    pub method_settings: std::collections::BTreeMap<String, MethodSettingConf>,
+    /// The stage cache settings.
+    pub cache: Option<StageCacheSettings>,
 }
 
 impl Stage {

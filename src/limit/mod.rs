@@ -713,6 +713,11 @@ impl Limiter {
         }))
     }
 
+    /// The ids of every usage plan.
+    pub fn plan_ids(&self) -> impl Iterator<Item = &str> {
+        self.plans.iter().map(|p| p.id.as_str())
+    }
+
     /// The throttle of plan `plan_id`, for log lines such as AWS's `Limit: 5.00 Burst: 10`.
     #[must_use]
     pub fn plan_throttle(&self, plan_id: &str) -> Option<ThrottleSettings> {

@@ -25,6 +25,12 @@ pub enum Reject {
     BadRequest,
     /// Header section over the limit (431).
     HeadersTooLarge,
+    /// `THROTTLED` (429): a token bucket is empty.
+    Throttled,
+    /// `QUOTA_EXCEEDED` (429): the usage plan's quota for the period is spent.
+    QuotaExceeded,
+    /// `INVALID_API_KEY` (403): missing, unknown or disabled key, or no plan for this stage.
+    InvalidApiKey,
 }
 
 impl Reject {
@@ -64,6 +70,21 @@ impl Reject {
             ),
             Reject::RequestTooLarge => (413, r#"{"message":"Request Too Long"}"#, None),
             Reject::BadRequest => (400, r#"{"message":"Bad Request"}"#, None),
+            Reject::Throttled => (
+                429,
+                r#"{"message":"Too Many Requests"}"#,
+                Some("TooManyRequestsException"),
+            ),
+            Reject::QuotaExceeded => (
+                429,
+                r#"{"message":"Limit Exceeded"}"#,
+                Some("LimitExceededException"),
+            ),
+            Reject::InvalidApiKey => (
+                403,
+                r#"{"message":"Forbidden"}"#,
+                Some("ForbiddenException"),
+            ),
             Reject::HeadersTooLarge => (
                 431,
                 r#"{"message":"Request Header Fields Too Large"}"#,

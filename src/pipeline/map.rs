@@ -445,6 +445,8 @@ impl<'a> MappingInput<'a> {
             resource_path: Some(&t.method.resource_path),
             stage: Some(&t.stage.name),
             identity: Identity {
+                api_key: t.api_key,
+                api_key_id: t.api_key_id,
                 source_ip: Some(&self.source_ip),
                 user_agent: req.header_str("user-agent"),
                 ..Identity::default()

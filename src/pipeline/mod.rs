@@ -19,6 +19,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 pub use gateway_response::Reject;
+pub use map::url_decode;
 
 use self::http::*;
 use self::map::*;
@@ -101,6 +102,12 @@ struct Target<'s, 'p> {
     stage: &'s Stage,
     method: &'s MethodConf,
     params: Params<'s, 'p>,
+    /// The method's id in the limiter.
+    limit_id: crate::limit::MethodId,
+    /// `$context.identity.apiKey`: the key, when the method required one.
+    api_key: Option<&'p str>,
+    /// `$context.identity.apiKeyId`.
+    api_key_id: Option<&'s str>,
     /// `x-amzn-RequestId` / `$context.requestId`.
     request_id: [u8; 36],
     /// `x-amz-apigw-id` / `$context.extendedRequestId`.
@@ -127,13 +134,37 @@ pub async fn handle(
 ) -> bool {
     let snapshot = worker.snapshot();
     let head = req.method == "HEAD";
-    let target = match resolve(&snapshot, req) {
+    let mut target = match resolve(&snapshot, req) {
         Ok(t) => t,
         Err(r) => {
             gateway_response::write(r, keep_alive, head, out);
             return keep_alive;
         }
     };
+    // LIMIT: API key, usage plan, token buckets and quota, in one call (src/limit/).
+    let limiter = &snapshot.limiter;
+    let key = if target.method.api_key_required {
+        req.header("x-api-key")
+    } else {
+        None
+    };
+    match limiter.check(target.limit_id, key, limiter.now()) {
+        Ok(admission) => {
+            if let Some(index) = admission.key {
+                target.api_key = key.and_then(|k| std::str::from_utf8(k).ok());
+                target.api_key_id = limiter.key_id(index);
+            }
+        }
+        Err(rejection) => {
+            let r = match rejection {
+                crate::limit::Rejection::Throttled => Reject::Throttled,
+                crate::limit::Rejection::QuotaExceeded => Reject::QuotaExceeded,
+                crate::limit::Rejection::InvalidApiKey => Reject::InvalidApiKey,
+            };
+            gateway_response::write(r, keep_alive, head, out);
+            return keep_alive;
+        }
+    }
     let integration = &target.method.integration;
     let result = if integration.illegal_header_mapping {
         Err(Reject::ApiConfiguration)

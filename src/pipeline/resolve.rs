@@ -60,11 +60,20 @@ pub(super) fn resolve<'s, 'p>(
         .router
         .at(method, route_path.as_bytes())
         .ok_or(Reject::MissingAuthenticationToken)?;
-    let method_conf = &api.methods[*m.value as usize];
+    let method_index = *m.value as usize;
+    let method_conf = &api.methods[method_index];
+    let stage_index = api
+        .stages
+        .iter()
+        .position(|s| std::ptr::eq(s, stage))
+        .unwrap_or(0);
     Ok(Target {
         api,
         stage,
         method: method_conf,
+        limit_id: api.limit_id(stage_index, method_index),
+        api_key: None,
+        api_key_id: None,
         params: m.params,
         request_id: request_id(),
         extended_id: extended_request_id(),

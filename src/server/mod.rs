@@ -37,6 +37,8 @@ pub struct ServeOptions {
     pub config_path: std::path::PathBuf,
     /// Command-line overrides, re-applied on reload.
     pub overrides: Overrides,
+    /// Quota counters, shared by every snapshot of this process.
+    pub registry: Arc<crate::limit::quota::QuotaRegistry>,
 }
 
 /// Binds one listening socket with `SO_REUSEPORT`, so each worker can have its own and the
@@ -99,6 +101,11 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
         crate::say!("tollgate: listening on http://{addr} ({workers} worker(s), {driver} driver)");
     }
     print_routes(&snapshot);
+    if let Some(addr) = snapshot.admin {
+        let bound = crate::admin::spawn(addr, published.clone())
+            .with_context(|| format!("cannot start the admin endpoint on {addr}"))?;
+        crate::say!("tollgate: admin endpoint on http://{bound}");
+    }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     drop(snapshot);

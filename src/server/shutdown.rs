@@ -84,7 +84,11 @@ pub fn main_loop(published: &Arc<Published>, opts: &ServeOptions, flags: &Flags)
             break;
         }
         if flags.reload.swap(false, Ordering::AcqRel) {
-            match config::load(&opts.config_path, &opts.overrides) {
+            let env = config::LoadEnv {
+                registry: opts.registry.clone(),
+                previous: Some(published.load().1),
+            };
+            match config::load_with(&opts.config_path, &opts.overrides, &env) {
                 Ok(loaded) => {
                     published.publish(loaded.snapshot);
                     crate::say!(

@@ -54,6 +54,10 @@ impl Gateway {
         if !args.contains(&"--workers") {
             cmd.args(["--workers", "1"]);
         }
+        // Each gateway gets its own quota store (redb locks it for one process).
+        if !args.contains(&"--state-dir") {
+            cmd.arg("--state-dir").arg(temp_dir("state"));
+        }
         cmd.args(args).args(driver_args());
         cmd.stdout(Stdio::piped())
             .stderr(Stdio::piped())
