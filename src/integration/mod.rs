@@ -2,10 +2,12 @@
 //!
 //! * [`http`]: `HTTP` and `HTTP_PROXY`: building the backend request, reading its answer.
 //! * [`upstream`]: the per-core keep-alive pools and the hand-written HTTP/1.1 client.
+//! * [`tls`]: `https://` backends: trust settings built at load, rustls sessions per core.
 //! * [`mock`]: `MOCK`, answered without a backend.
 
 pub mod http;
 pub mod mock;
+pub mod tls;
 pub mod upstream;
 
 use std::time::Duration;
@@ -162,6 +164,11 @@ pub struct Integration {
     pub default_response: Option<IntegrationResponse>,
     /// Whether a mapped header is one AWS refuses to map (the call then fails with 500).
     pub illegal_header_mapping: bool,
+    /// `tlsConfig.insecureSkipVerification` (API: TlsConfig): accept any backend certificate.
+    pub insecure_skip_verification: bool,
+    /// The TLS setting `https://` backends are called with, attached at load from the server
+    /// settings and this integration's `tlsConfig`.
+    pub tls: Option<tls::TlsClient>,
 }
 
 impl Integration {

@@ -478,13 +478,9 @@ async fn http_proxy(
     }
     append_mapped_query(req, t, &mut has_query, &mut url);
     let (origin, path_and_query) = split_url(&url).map_err(|_| Reject::ApiConfiguration)?;
-    if origin.https {
-        scratch.url = url;
-        return Err(Reject::IntegrationFailure);
-    }
     let addr = worker
         .pool
-        .resolve(&origin.host, origin.port)
+        .endpoint(&origin, integration.tls.as_ref())
         .map_err(|_| Reject::ApiConfiguration)?;
     let method = integration.http_method.as_deref().unwrap_or(req.method);
     let mut r = std::mem::take(&mut scratch.backend_request);
@@ -674,12 +670,9 @@ async fn http(
     let mut has_query = url.contains('?');
     append_mapped_query(req, t, &mut has_query, &mut url);
     let (origin, path_and_query) = split_url(&url).map_err(|_| Reject::ApiConfiguration)?;
-    if origin.https {
-        return Err(Reject::IntegrationFailure);
-    }
     let addr = worker
         .pool
-        .resolve(&origin.host, origin.port)
+        .endpoint(&origin, integration.tls.as_ref())
         .map_err(|_| Reject::ApiConfiguration)?;
     let method = integration.http_method.as_deref().unwrap_or(req.method);
     let mut r = std::mem::take(&mut scratch.backend_request);
