@@ -11,3 +11,6 @@ mod routing;
 
 // Integrations: HTTP_PROXY, HTTP, MOCK, mappings, stage variables, backend failures.
 mod integrations;
+
+// HTTPS backends: trusted CA, keep-alive reuse, certificate failures, insecureSkipVerification.
+mod tls;
