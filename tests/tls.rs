@@ -24,7 +24,7 @@ struct Certs {
     good: (PathBuf, PathBuf),
     /// `other.test` only, signed by the CA: the wrong name for localhost.
     other_name: (PathBuf, PathBuf),
-    /// localhost + 127.0.0.1, self-signed: no trusted CA vouches for it.
+    /// localhost only, self-signed: no trusted CA vouches for it.
     untrusted: (PathBuf, PathBuf),
 }
 
@@ -77,7 +77,9 @@ fn certs() -> &'static Certs {
         let other_name = write_pair(&dir, "other", cert.pem(), &key);
 
         let key = KeyPair::generate().unwrap();
-        let cert = leaf_params(&["localhost"], true).self_signed(&key).unwrap();
+        let cert = leaf_params(&["localhost"], false)
+            .self_signed(&key)
+            .unwrap();
         let untrusted = write_pair(&dir, "untrusted", cert.pem(), &key);
         Certs {
             ca,
@@ -141,6 +143,14 @@ fn paths() -> &'static str {
               uri: "https://${stageVariables.untrusted}/echo"
               tlsConfig:
                 insecureSkipVerification: true
+        /untrusted-skip-wrong-name:
+          get:
+            x-amazon-apigateway-integration:
+              type: http_proxy
+              httpMethod: GET
+              uri: "https://${stageVariables.untrustedip}/echo"
+              tlsConfig:
+                insecureSkipVerification: true
         /wrong-name:
           get:
             x-amazon-apigateway-integration:
@@ -181,6 +191,7 @@ apis:
           good: "localhost:{good}"
           goodip: "127.0.0.1:{good}"
           untrusted: "localhost:{untrusted}"
+          untrustedip: "127.0.0.1:{untrusted}"
           wrongname: "localhost:{other}"
           plain: "localhost:{plain}"
 "#,
@@ -265,7 +276,13 @@ fn https_connections_are_kept_alive_and_reused() {
 #[test]
 fn certificates_that_do_not_verify_are_500_unless_verification_is_skipped() {
     let f = start();
-    for path in ["/dev/untrusted", "/dev/wrong-name"] {
+    // Skipping verification skips the issuer check only: AWS still checks the host name
+    // (API: TlsConfig), and this certificate names localhost, not 127.0.0.1.
+    for path in [
+        "/dev/untrusted",
+        "/dev/wrong-name",
+        "/dev/untrusted-skip-wrong-name",
+    ] {
         let r = get(&f.gw.url(path));
         assert_eq!(r.status, 500, "{path}: {}", r.body);
         assert_eq!(r.body, INTERNAL_ERROR);

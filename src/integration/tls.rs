@@ -25,9 +25,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{verify_server_cert_signed_by_trust_anchor, verify_server_name};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
 use rustls::{
     ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
@@ -91,7 +93,7 @@ impl TlsClient {
 pub struct BackendTls {
     /// Verifies the backend's certificate chain and host name.
     pub verified: TlsClient,
-    /// Accepts any certificate (still checks the handshake signatures).
+    /// Accepts any issuer (still checks dates, the host name and the handshake signatures).
     pub insecure: TlsClient,
 }
 
@@ -124,7 +126,7 @@ impl BackendTls {
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate {
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyIssuer {
                 algorithms: provider.signature_verification_algorithms,
             }))
             .with_no_client_auth();
@@ -178,23 +180,41 @@ pub fn per_core_config(shared: &ClientConfig) -> Arc<ClientConfig> {
     Arc::new(c)
 }
 
-/// `tlsConfig.insecureSkipVerification`: any certificate chain and name is accepted, but the
-/// handshake signatures are still checked, so the session is at least bound to the key the
-/// server presented.
+/// `tlsConfig.insecureSkipVerification`: the issuer need not be a trusted CA (self-signed and
+/// private-CA certificates pass), but, as AWS documents, "API Gateway still performs basic
+/// certificate validation, which includes checking the certificate's expiration date, hostname,
+/// and presence of a root certificate authority" (API: TlsConfig). So the chain the backend
+/// presents stands in for the trust roots: the leaf must be signed by one of the presented
+/// certificates (itself, when self-signed), in date, and valid for the host name.
 #[derive(Debug)]
-struct AcceptAnyCertificate {
+struct AcceptAnyIssuer {
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for AcceptAnyCertificate {
+impl ServerCertVerifier for AcceptAnyIssuer {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let cert = ParsedCertificate::try_from(end_entity)?;
+        let mut presented = RootCertStore::empty();
+        // Certificates that cannot be anchors are left out; the chain check then says why.
+        let _ = presented.add(end_entity.clone());
+        for c in intermediates {
+            let _ = presented.add(c.clone());
+        }
+        verify_server_cert_signed_by_trust_anchor(
+            &cert,
+            &presented,
+            intermediates,
+            now,
+            self.algorithms.all,
+        )?;
+        verify_server_name(&cert, server_name)?;
         Ok(ServerCertVerified::assertion())
     }
 
@@ -493,6 +513,41 @@ mod tests {
             ServerName::IpAddress(_)
         ));
         assert!(server_name("bad name").is_err());
+    }
+
+    fn self_signed(name: &str, expired: bool) -> CertificateDer<'static> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut p = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
+        if expired {
+            p.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        }
+        p.self_signed(&key).unwrap().der().clone()
+    }
+
+    #[test]
+    fn skipping_verification_still_checks_dates_and_the_name() {
+        let v = AcceptAnyIssuer {
+            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        };
+        let name = server_name("backend.test").unwrap();
+        let check = |cert: &CertificateDer<'_>, name: &ServerName<'_>| {
+            v.verify_server_cert(cert, &[], name, &[], UnixTime::now())
+        };
+        assert!(check(&self_signed("backend.test", false), &name).is_ok());
+        assert!(matches!(
+            check(&self_signed("backend.test", true), &name),
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ExpiredContext { .. }
+            ))
+        ));
+        assert!(matches!(
+            check(&self_signed("other.test", false), &name),
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForNameContext { .. }
+            ))
+        ));
+        assert!(check(&CertificateDer::from(vec![1, 2, 3]), &name).is_err());
     }
 
     #[test]
