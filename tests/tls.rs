@@ -235,6 +235,13 @@ fn https_proxy_with_a_trusted_ca_echoes_the_request() {
         .unwrap();
     assert_eq!(custom[1], "kept");
 
+    // A body over rustls' 64 KiB send buffer goes out in several flushes, and its echo comes
+    // back in many TLS records.
+    let big = "x".repeat(300 * 1024);
+    let r = request("POST", &f.gw.url("/dev/good/echo"), &[], Some(&big));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["body"].as_str().unwrap().len(), big.len());
+
     // SNI is the URI host; ALPN is http/1.1.
     let r = get(&f.gw.url("/dev/good/tls"));
     assert_eq!(r.status, 200, "{}", r.body);
