@@ -32,3 +32,6 @@ mod vtl;
 
 // The same conformance pipeline cases through the real gateway and a real echo backend.
 mod pipeline_cases;
+
+// HTTPS backends: trusted CA, keep-alive reuse, certificate failures, insecureSkipVerification.
+mod tls;

@@ -176,6 +176,8 @@ fn compile_operation(
             responses: Vec::new(),
             default_response: None,
             illegal_header_mapping: false,
+            insecure_skip_verification: false,
+            tls: None,
         });
     };
     let Some(int) = int.as_object() else {
@@ -346,6 +348,8 @@ fn compile_operation(
             }
         }
     }
+    let insecure_skip_verification =
+        tls_config(file, &iloc, int.get("tlsConfig"), problems, &mut ok);
     let request_templates = templates(
         file,
         &format!("{iloc}/requestTemplates"),
@@ -393,7 +397,61 @@ fn compile_operation(
         responses,
         default_response,
         illegal_header_mapping,
+        insecure_skip_verification,
+        tls: None,
     })
+}
+
+/// `tlsConfig` (API: TlsConfig): REST APIs know only `insecureSkipVerification`, which skips
+/// the check of an `https://` backend's certificate. `serverNameToVerify` belongs to HTTP APIs'
+/// private integrations and is ignored with a warning. Returns the skip flag.
+fn tls_config(
+    file: &Path,
+    iloc: &str,
+    value: Option<&Value>,
+    problems: &mut Problems,
+    ok: &mut bool,
+) -> bool {
+    let Some(value) = value else { return false };
+    let loc = format!("{iloc}/tlsConfig");
+    let Some(map) = value.as_object() else {
+        problems.push(
+            ConfigError::new(file, &loc, "`tlsConfig` must be an object")
+                .hint("write `tlsConfig: { insecureSkipVerification: true }`"),
+        );
+        *ok = false;
+        return false;
+    };
+    let mut skip = false;
+    for (key, v) in map {
+        let kloc = format!("{loc}/{}", pointer_token(key));
+        match key.as_str() {
+            "insecureSkipVerification" => match v {
+                Value::Bool(b) => skip = *b,
+                _ => {
+                    problems.push(
+                        ConfigError::new(
+                            file,
+                            &kloc,
+                            format!("insecureSkipVerification must be true or false, not {v}"),
+                        )
+                        .hint("write `insecureSkipVerification: true`"),
+                    );
+                    *ok = false;
+                }
+            },
+            _ => problems.push(
+                ConfigError::new(
+                    file,
+                    &kloc,
+                    format!("`tlsConfig.{key}` is not a REST API setting and is ignored"),
+                )
+                .hint("REST integrations support only `insecureSkipVerification`")
+                .warning(),
+            ),
+        }
+    }
+    skip
 }
 
 /// Headers AWS lets you map but then fails every call with 500 (aws-behavior §3.9, AWS-validated).

@@ -68,6 +68,9 @@ pub struct ServerConf {
     pub connect_timeout_ms: u64,
     /// Idle backend connections kept per backend address, per core.
     pub max_idle_backend_connections: usize,
+    /// A PEM file of CA certificates trusted for `https://` backends in addition to the
+    /// Mozilla roots; relative to the config file.
+    pub backend_ca_file: Option<String>,
 }
 
 impl Default for ServerConf {
@@ -79,6 +82,7 @@ impl Default for ServerConf {
             shutdown_timeout_ms: 10_000,
             connect_timeout_ms: 10_000,
             max_idle_backend_connections: 256,
+            backend_ca_file: None,
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::limit::config::{LimitsConfig, StageThrottleConfig, ThrottleSettings};
 use crate::limit::quota::QuotaRegistry;
 use crate::limit::{Limiter, MethodKey};
 
+use crate::integration::tls::BackendTls;
 pub use error::{ConfigError, Problems, Severity};
 pub use snapshot::{Api, Domain, Mapping, MethodConf, Published, ServerSettings, Snapshot, Stage};
 
@@ -163,6 +164,31 @@ fn compile_file(
                 .hint("add an entry under `apis:` with an `openapi:` file"),
         );
     }
+    // Built once per load and shared read-only by every core (aws-behavior §6.1 tlsConfig).
+    let backend_ca_file = file
+        .server
+        .backend_ca_file
+        .as_ref()
+        .map(|p| base_dir.join(p));
+    let backend_tls = match BackendTls::from_ca_file(backend_ca_file.as_deref()) {
+        Ok(t) => Some(t),
+        Err(msg) => {
+            problems.push(
+                ConfigError::new(
+                    path,
+                    "/server/backend_ca_file",
+                    format!(
+                        "cannot use `{}` as backend CAs: {msg}",
+                        backend_ca_file
+                            .as_deref()
+                            .map_or(String::new(), |p| p.display().to_string())
+                    ),
+                )
+                .hint("give a PEM file of CA certificates; the path is relative to this file"),
+            );
+            None
+        }
+    };
     let mut apis: Vec<Api> = Vec::new();
     for (i, api) in std::mem::take(&mut file.apis).into_iter().enumerate() {
         let loc = format!("/apis/{i}");
@@ -211,9 +237,15 @@ fn compile_file(
         };
         let stages = build_stages(path, &loc, &api.stages, overrides, problems);
         let id = api.id.clone().unwrap_or_else(|| api.name.clone());
-        if let Some(compiled) =
+        if let Some(mut compiled) =
             compile::compile_api(&doc_file, &doc, id, api.name.clone(), stages, problems)
         {
+            if let Some(tls) = &backend_tls {
+                for m in &mut compiled.methods {
+                    let skip = m.integration.insecure_skip_verification;
+                    m.integration.tls = Some(tls.for_integration(skip));
+                }
+            }
             apis.push(compiled);
         }
     }
@@ -295,6 +327,7 @@ fn compile_file(
             shutdown_timeout: ms(s.shutdown_timeout_ms),
             connect_timeout: ms(s.connect_timeout_ms.max(1)),
             max_idle_backend_connections: s.max_idle_backend_connections,
+            backend_ca_file,
         },
         apis,
         domains,

@@ -49,6 +49,9 @@ pub struct ServerSettings {
     pub connect_timeout: Duration,
     /// Idle backend connections kept per backend, per core.
     pub max_idle_backend_connections: usize,
+    /// Extra CAs trusted for `https://` backends (resolved path), besides the Mozilla roots.
+    /// Its certificates are compiled into each integration's [`crate::integration::tls::TlsClient`].
+    pub backend_ca_file: Option<PathBuf>,
 }
 
 /// One REST API.

@@ -4,8 +4,10 @@
 //! * [`upstream`]: the per-core keep-alive pools and the hand-written HTTP/1.1 client.
 //! * `MOCK` needs no backend: the pipeline renders its templates
 //!   ([`crate::template::mock_status_code`] reads the status).
+//! * [`tls`]: `https://` backends: trust settings built at load, rustls sessions per core.
 
 pub mod http;
+pub mod tls;
 pub mod upstream;
 
 use std::time::Duration;
@@ -162,6 +164,11 @@ pub struct Integration {
     pub default_response: Option<IntegrationResponse>,
     /// Whether a mapped header is one AWS refuses to map (the call then fails with 500).
     pub illegal_header_mapping: bool,
+    /// `tlsConfig.insecureSkipVerification` (API: TlsConfig): accept any backend certificate.
+    pub insecure_skip_verification: bool,
+    /// The TLS setting `https://` backends are called with, attached at load from the server
+    /// settings and this integration's `tlsConfig`.
+    pub tls: Option<tls::TlsClient>,
 }
 
 impl Integration {

@@ -4,17 +4,26 @@
 //! on an idle pooled connection when there is one; a pooled connection that turns out to be
 //! closed before any byte of the response arrives is retried once on a fresh connection (the
 //! backend closed it while idle, which is not the request's fault).
+//!
+//! `https://` backends take the same path with a [`TlsConn`] in place of the `TcpStream`
+//! (see [`super::tls`]); the exchange is generic over [`BackendConn`], so the plain path is
+//! compiled on its own and pays nothing for TLS. Idle TLS connections are pooled under
+//! (address, server name, TLS setting), so a session is only reused for the name it verified.
 
 use std::cell::RefCell;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ahash::AHashMap;
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
+use rustls::ClientConfig;
 
+use super::http::Origin;
+use super::tls::{TlsClient, TlsConn, TlsKey, per_core_config, server_name};
 use crate::http::framing::{ChunkScan, decode_chunked, parse_decimal, scan_chunked};
 use crate::http::{MAX_BACKEND_RESPONSE_BYTES, MAX_HEADERS, name_eq, trim_ows};
 
@@ -22,13 +31,17 @@ use crate::http::{MAX_BACKEND_RESPONSE_BYTES, MAX_HEADERS, name_eq, trim_ows};
 const READ_CHUNK: usize = 16 * 1024;
 /// How long a resolved host name is reused before it is looked up again.
 const DNS_TTL: Duration = Duration::from_secs(60);
+/// TLS settings a core keeps a session cache for; a reload makes new ones, and past this the
+/// old ones (and their idle connections) are dropped.
+const MAX_TLS_SETTINGS_PER_CORE: usize = 8;
 
 /// Why a backend exchange failed; each maps to an AWS gateway response.
 #[derive(Debug)]
 pub enum UpstreamError {
     /// The host name did not resolve or the address is unusable.
     Resolve,
-    /// The TCP connection could not be made (refused, unreachable, connect timeout).
+    /// The connection could not be made: refused, unreachable, connect timeout, or the
+    /// backend's certificate did not verify (AWS answers both with 500).
     Connect(io::Error),
     /// The whole exchange took longer than the integration timeout.
     Timeout,
@@ -76,10 +89,33 @@ impl BackendResponse {
     }
 }
 
+/// Where one exchange goes: the address and, for `https://`, the TLS name and setting.
+#[derive(Debug)]
+pub struct Endpoint<'a> {
+    /// The backend address.
+    pub addr: SocketAddr,
+    tls: Option<(TlsKey, &'a TlsClient)>,
+}
+
+impl Endpoint<'_> {
+    /// A plain-HTTP endpoint.
+    pub fn plain(addr: SocketAddr) -> Self {
+        Endpoint { addr, tls: None }
+    }
+
+    /// Whether the exchange uses TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+}
+
 /// One worker's backend connections and resolved names.
 #[derive(Debug)]
 pub struct Pool {
     idle: RefCell<AHashMap<SocketAddr, Vec<TcpStream>>>,
+    idle_tls: RefCell<AHashMap<TlsKey, Vec<TlsConn>>>,
+    /// This core's copy of each TLS setting, holding its own session cache.
+    tls_configs: RefCell<AHashMap<u64, Arc<ClientConfig>>>,
     dns: RefCell<AHashMap<String, (SocketAddr, Instant)>>,
     max_idle: usize,
     connect_timeout: Duration,
@@ -90,10 +126,35 @@ impl Pool {
     pub fn new(max_idle: usize, connect_timeout: Duration) -> Self {
         Pool {
             idle: RefCell::default(),
+            idle_tls: RefCell::default(),
+            tls_configs: RefCell::default(),
             dns: RefCell::default(),
             max_idle,
             connect_timeout,
         }
+    }
+
+    /// Resolves an origin into an [`Endpoint`]. An `https` origin needs the integration's
+    /// TLS setting (`None` only in snapshots built without one: a configuration error).
+    pub fn endpoint<'a>(
+        &self,
+        origin: &Origin,
+        tls: Option<&'a TlsClient>,
+    ) -> Result<Endpoint<'a>, UpstreamError> {
+        let addr = self.resolve(&origin.host, origin.port)?;
+        if !origin.https {
+            return Ok(Endpoint::plain(addr));
+        }
+        let client = tls.ok_or(UpstreamError::Resolve)?;
+        let key = TlsKey {
+            addr,
+            name: server_name(&origin.host)?,
+            client: client.id,
+        };
+        Ok(Endpoint {
+            addr,
+            tls: Some((key, client)),
+        })
     }
 
     /// Resolves `host:port`. IP literals never block; names are looked up with the system
@@ -130,6 +191,37 @@ impl Pool {
         }
     }
 
+    fn take_idle_tls(&self, key: &TlsKey) -> Option<TlsConn> {
+        self.idle_tls.borrow_mut().get_mut(key).and_then(Vec::pop)
+    }
+
+    fn put_idle_tls(&self, key: &TlsKey, conn: TlsConn) {
+        let mut idle = self.idle_tls.borrow_mut();
+        match idle.get_mut(key) {
+            Some(list) if list.len() < self.max_idle => list.push(conn),
+            Some(_) => {}
+            None if self.max_idle > 0 => {
+                idle.insert(key.clone(), vec![conn]);
+            }
+            None => {}
+        }
+    }
+
+    /// This core's copy of a TLS setting (made on first use, then reused).
+    fn core_config(&self, client: &TlsClient) -> Arc<ClientConfig> {
+        let mut configs = self.tls_configs.borrow_mut();
+        if let Some(c) = configs.get(&client.id) {
+            return c.clone();
+        }
+        if configs.len() >= MAX_TLS_SETTINGS_PER_CORE {
+            configs.clear();
+            self.idle_tls.borrow_mut().clear();
+        }
+        let c = per_core_config(&client.config);
+        configs.insert(client.id, c.clone());
+        c
+    }
+
     async fn connect(&self, addr: SocketAddr) -> Result<TcpStream, UpstreamError> {
         match monoio::time::timeout(self.connect_timeout, TcpStream::connect_addr(addr)).await {
             Ok(Ok(s)) => {
@@ -144,12 +236,33 @@ impl Pool {
         }
     }
 
-    /// Sends `request` (a complete HTTP/1.1 request) to `addr` and reads the whole response,
-    /// within `timeout`. `head_request` says the response has no body whatever its headers say.
-    /// Returns the request buffer for reuse.
+    /// Sends `request` (a complete HTTP/1.1 request) to `to` and reads the whole response,
+    /// within `timeout` (connect and TLS handshake included). `head_request` says the response
+    /// has no body whatever its headers say. Returns the request buffer for reuse.
     pub async fn exchange(
         &self,
-        addr: SocketAddr,
+        to: Endpoint<'_>,
+        request: Vec<u8>,
+        head_request: bool,
+        timeout: Duration,
+        resp: &mut BackendResponse,
+    ) -> (Result<(), UpstreamError>, Vec<u8>) {
+        match to.tls {
+            None => {
+                self.exchange_via(&to.addr, request, head_request, timeout, resp)
+                    .await
+            }
+            Some((key, client)) => {
+                let dial = TlsDial { key, client };
+                self.exchange_via(&dial, request, head_request, timeout, resp)
+                    .await
+            }
+        }
+    }
+
+    async fn exchange_via<D: Dial>(
+        &self,
+        dial: &D,
         request: Vec<u8>,
         head_request: bool,
         timeout: Duration,
@@ -159,11 +272,11 @@ impl Pool {
         let mut request = request;
         let mut attempt = 0;
         loop {
-            let (conn, reused) = match self.take_idle(addr) {
+            let (conn, reused) = match dial.take(self) {
                 Some(c) => (c, true),
                 None => {
                     let left = deadline.saturating_duration_since(Instant::now());
-                    match monoio::time::timeout(left, self.connect(addr)).await {
+                    match monoio::time::timeout(left, dial.open(self)).await {
                         Ok(Ok(c)) => (c, false),
                         Ok(Err(e)) => return (Err(e), request),
                         Err(_) => return (Err(UpstreamError::Timeout), request),
@@ -179,7 +292,7 @@ impl Pool {
                     match outcome {
                         Ok(keep) => {
                             if keep {
-                                self.put_idle(addr, conn);
+                                dial.put(self, conn);
                             }
                             return (Ok(()), request);
                         }
@@ -203,6 +316,76 @@ impl Pool {
     }
 }
 
+/// How an exchange gets its connection: idle from the pool, or newly opened.
+trait Dial {
+    type Conn: BackendConn;
+    fn take(&self, pool: &Pool) -> Option<Self::Conn>;
+    fn put(&self, pool: &Pool, conn: Self::Conn);
+    async fn open(&self, pool: &Pool) -> Result<Self::Conn, UpstreamError>;
+}
+
+/// Plain HTTP: a TCP connection to the address.
+impl Dial for SocketAddr {
+    type Conn = TcpStream;
+
+    fn take(&self, pool: &Pool) -> Option<TcpStream> {
+        pool.take_idle(*self)
+    }
+
+    fn put(&self, pool: &Pool, conn: TcpStream) {
+        pool.put_idle(*self, conn);
+    }
+
+    async fn open(&self, pool: &Pool) -> Result<TcpStream, UpstreamError> {
+        pool.connect(*self).await
+    }
+}
+
+/// HTTPS: a TCP connection, then the handshake with this core's copy of the setting.
+struct TlsDial<'a> {
+    key: TlsKey,
+    client: &'a TlsClient,
+}
+
+impl Dial for TlsDial<'_> {
+    type Conn = TlsConn;
+
+    fn take(&self, pool: &Pool) -> Option<TlsConn> {
+        pool.take_idle_tls(&self.key)
+    }
+
+    fn put(&self, pool: &Pool, conn: TlsConn) {
+        pool.put_idle_tls(&self.key, conn);
+    }
+
+    async fn open(&self, pool: &Pool) -> Result<TlsConn, UpstreamError> {
+        let tcp = pool.connect(self.key.addr).await?;
+        let config = pool.core_config(self.client);
+        TlsConn::handshake(tcp, config, self.key.name.clone()).await
+    }
+}
+
+/// The two operations an exchange needs from a backend connection.
+pub(crate) trait BackendConn {
+    /// Writes the whole request; returns its buffer.
+    async fn send(&mut self, request: Vec<u8>) -> (io::Result<()>, Vec<u8>);
+    /// Appends what one read yields to `buf`; returns bytes appended (0 = end of stream).
+    async fn recv(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>);
+}
+
+impl BackendConn for TcpStream {
+    #[inline]
+    async fn send(&mut self, request: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        let (res, request) = self.write_all(request).await;
+        (res.map(|_| ()), request)
+    }
+
+    #[inline]
+    async fn recv(&mut self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        read_more(self, buf, READ_CHUNK).await
+    }
+}
+
 enum Exchange {
     ClosedBeforeResponse,
     Broken(&'static str),
@@ -223,20 +406,20 @@ pub async fn read_more<S: AsyncReadRent>(
     (res, slice.into_inner())
 }
 
-async fn exchange_on(
-    mut conn: TcpStream,
+async fn exchange_on<C: BackendConn>(
+    mut conn: C,
     request: Vec<u8>,
     head_request: bool,
     resp: &mut BackendResponse,
-) -> (Result<bool, Exchange>, TcpStream, Vec<u8>) {
-    let (res, request) = conn.write_all(request).await;
+) -> (Result<bool, Exchange>, C, Vec<u8>) {
+    let (res, request) = conn.send(request).await;
     if res.is_err() {
         return (Err(Exchange::ClosedBeforeResponse), conn, request);
     }
     let mut buf = std::mem::take(&mut resp.buf);
     buf.clear();
     let outcome = loop {
-        let (res, b) = read_more(&mut conn, buf, READ_CHUNK).await;
+        let (res, b) = conn.recv(buf).await;
         buf = b;
         match res {
             Ok(0) if buf.is_empty() => break Err(Exchange::ClosedBeforeResponse),

@@ -35,12 +35,9 @@ pub(super) async fn http(
     let mut has_query = url.contains('?');
     append_mapped_query(req, t, &overrides, &mut has_query, &mut url);
     let (origin, path_and_query) = split_url(&url).map_err(|_| Reject::ApiConfiguration)?;
-    if origin.https {
-        return Err(Reject::IntegrationFailure);
-    }
     let addr = worker
         .pool
-        .resolve(&origin.host, origin.port)
+        .endpoint(&origin, integration.tls.as_ref())
         .map_err(|_| Reject::ApiConfiguration)?;
     let method = integration.http_method.as_deref().unwrap_or(req.method);
     let mut r = std::mem::take(&mut scratch.backend_request);

@@ -23,13 +23,9 @@ pub(super) async fn http_proxy(
     }
     append_mapped_query(req, t, &NO_OVERRIDES, &mut has_query, &mut url);
     let (origin, path_and_query) = split_url(&url).map_err(|_| Reject::ApiConfiguration)?;
-    if origin.https {
-        scratch.url = url;
-        return Err(Reject::IntegrationFailure);
-    }
     let addr = worker
         .pool
-        .resolve(&origin.host, origin.port)
+        .endpoint(&origin, integration.tls.as_ref())
         .map_err(|_| Reject::ApiConfiguration)?;
     let method = integration.http_method.as_deref().unwrap_or(req.method);
     let mut r = std::mem::take(&mut scratch.backend_request);

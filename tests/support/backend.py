@@ -11,12 +11,18 @@ Prints `PORT <n>` on stdout once listening, then serves HTTP/1.1 with keep-alive
   /garbage            answers bytes that are not HTTP
   /headers            200 with Server, Date, X-Backend and Set-Cookie headers
   /raw-echo           200, the request body verbatim (application/json)
+  /conn               200, JSON {peer_port, served}: the client's port and how many requests
+                      this connection has carried (shows keep-alive reuse)
+  /tls                200, JSON {sni, alpn, version} of the TLS session (with --tls)
   anything else       200, the same JSON as /echo
 
+With `--tls CERT KEY` (PEM files) it serves HTTPS instead; the handshake runs in the
+connection's thread, so a client that is not speaking TLS only fails its own connection.
 It stops by itself after --max-seconds (default 300) so a test that dies leaves nothing.
 """
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -25,9 +31,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY: headers and body go out as separate writes; with Nagle the body waits for
+    # the client's delayed ACK (40 ms) on every keep-alive request after the first.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
+
+    def handle(self):
+        self.served = 0
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.settimeout(30)
+            try:
+                self.connection.do_handshake()
+            except (ssl.SSLError, OSError):
+                return
+        super().handle()
 
     def _body(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -54,6 +73,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def handle_any(self):
+        self.served += 1
         body = self._body()
         path, _, query = self.path.partition("?")
         parts = path.strip("/").split("/")
@@ -85,6 +105,16 @@ class Handler(BaseHTTPRequestHandler):
             return
         if parts[0] == "raw-echo":
             return self._send(200, body)
+        if parts[0] == "conn":
+            info = {"peer_port": self.client_address[1], "served": self.served}
+            return self._send(200, json.dumps(info).encode())
+        if parts[0] == "tls" and isinstance(self.connection, ssl.SSLSocket):
+            info = {
+                "sni": getattr(self.connection, "sni", None),
+                "alpn": self.connection.selected_alpn_protocol(),
+                "version": self.connection.version(),
+            }
+            return self._send(200, json.dumps(info).encode())
         if parts[0] == "headers":
             return self._send(200, b"{}", extra=(("X-Backend", "yes"), ("Set-Cookie", "a=1")))
         echo = {
@@ -105,6 +135,19 @@ def main():
         max_seconds = int(sys.argv[sys.argv.index("--max-seconds") + 1])
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if "--tls" in sys.argv:
+        i = sys.argv.index("--tls")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[i + 1], sys.argv[i + 2])
+        ctx.set_alpn_protocols(["http/1.1"])
+
+        def remember_sni(sock, name, _ctx):
+            sock.sni = name
+
+        ctx.sni_callback = remember_sni
+        server.socket = ctx.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
     print("PORT %d" % server.server_address[1], flush=True)
     threading.Timer(max_seconds, lambda: server.shutdown()).start()
     server.serve_forever()

@@ -179,9 +179,15 @@ pub struct Backend {
 impl Backend {
     /// Starts a backend and waits (bounded) for its port.
     pub fn start() -> Backend {
+        Backend::start_with(&[])
+    }
+
+    /// Starts a backend with extra flags (e.g. `--tls CERT KEY`).
+    pub fn start_with(args: &[&str]) -> Backend {
         let mut child = Command::new("python3")
             .arg(root().join("tests/support/backend.py"))
             .args(["--max-seconds", "600"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .stdin(Stdio::null())
