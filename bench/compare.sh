@@ -18,7 +18,8 @@
 # If Tollgate does not build, start, or answer 200, the peers are still measured and the output
 # says so.
 #
-# Scenarios (SCENARIOS="proxy"): a scenario NAME is
+# Scenarios (SCENARIOS="proxy apikey"): proxy = plain HTTP_PROXY; apikey = the same with an API
+# key, a usage plan (throttle + quota) and stage throttles checked on every request. A scenario NAME is
 #   loadtest/scenarios/NAME.json       the request (path, method, headers, body) for tollgate-load
 #   bench/tollgate-NAME.yaml           the gateway config Tollgate serves it with
 #   bench/peers/nginx-NAME.conf        optional: peer configs when the defaults
@@ -142,7 +143,7 @@ start_bg() {  # start_bg NAME CPULIST CMD... : new session, pinned, output to RU
 wait_http() {  # wait_http NAME PORT PATH : up to 10 s for a 200; 1 if the process exits first
   local name=$1 port=$2 path=$3 i
   for i in $(seq 1 100); do
-    [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$port$path")" == 200 ]] && return 0
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "${CURL_H[@]}" "http://127.0.0.1:$port$path")" == 200 ]] && return 0
     [[ -z "$(group_pids "${PGID_OF[$name]}")" ]] && { log "$name exited; tail of $RUN_DIR/$name.log:"; tail -5 "$RUN_DIR/$name.log" >&2; return 1; }
     sleep 0.1
   done
@@ -167,6 +168,10 @@ render() {  # render TEMPLATE OUT LISTEN_PORT DIR
 }
 peer_file() {  # peer_file BASE EXT SCENARIO: the scenario's own peer config if it has one
   if [[ -f "bench/peers/$1-$3.$2" ]]; then echo "bench/peers/$1-$3.$2"; else echo "bench/peers/$1.$2"; fi
+}
+CURL_H=()   # the current scenario's request headers, as curl -H arguments (readiness checks)
+scenario_headers() {  # one header per line from a scenario's "headers"
+  python3 -c 'import json,sys; [print(h) for h in json.load(open(sys.argv[1])).get("headers", [])]' "$1"
 }
 scenario_path() {  # the request path of a scenario, for readiness checks
   python3 -c 'import json,sys,re; u=json.load(open(sys.argv[1])).get("url","http://x/"); m=re.match(r"http://[^/?]*(.*)",u); p=m.group(1) if m else "/"; print(p if p.startswith("/") else "/"+p)' "$1"
@@ -202,6 +207,8 @@ for sc in $SCENARIOS; do
   SC_PATH=$(scenario_path "$SC_FILE") || die "scenario $sc: cannot read the url in $SC_FILE"
   (( $(date +%s) + 20 < DEADLINE )) || { log "skip scenario $sc: time budget"; NOTES+=("scenario $sc skipped: time budget"); continue; }
   log "== scenario $sc ($SC_FILE, path $SC_PATH)"
+  CURL_H=()
+  while IFS= read -r h; do [[ -n "$h" ]] && CURL_H+=(-H "$h"); done < <(scenario_headers "$SC_FILE")
 
   SD=$RUN_DIR/$sc; mkdir -p "$SD/nginx/tmp"; chmod 777 "$SD/nginx/tmp"
   render "$(peer_file nginx conf "$sc")" "$SD/nginx/nginx.conf" "$NGINX_PORT" "$SD/nginx"
@@ -230,7 +237,7 @@ for sc in $SCENARIOS; do
   wait_http "haproxy-$sc" "$HAPROXY_PORT" "$SC_PATH" && TARGETS+=("haproxy:$HAPROXY_PORT") || NOTES+=("$sc: haproxy did not start")
   for t in "${TARGETS[@]}"; do
     name=${t%%:*}; port=${t##*:}
-    body=$(curl -s --max-time 2 "http://127.0.0.1:$port$SC_PATH")
+    body=$(curl -s --max-time 2 "${CURL_H[@]}" "http://127.0.0.1:$port$SC_PATH")
     [[ "$body" == '{"ok":true}' ]] || NOTES+=("$sc: $name answered body '${body:0:60}' (origin sends {\"ok\":true})")
   done
   (( ${#TARGETS[@]} > 0 )) || { NOTES+=("$sc: no target started"); continue; }

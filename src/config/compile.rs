@@ -114,6 +114,15 @@ pub fn compile_api(
                 .collect()
         })
         .unwrap_or_default();
+    // Backend origins per stage, resolved now so requests skip parsing them.
+    for m in &mut methods {
+        if let Some(uri) = &m.integration.uri {
+            m.integration.stage_origins = stages
+                .iter()
+                .map(|st| uri.stage_origin(|n| st.variable(n)))
+                .collect();
+        }
+    }
     Some(Api {
         id,
         name,
@@ -176,6 +185,7 @@ fn compile_operation(
             responses: Vec::new(),
             default_response: None,
             illegal_header_mapping: false,
+            stage_origins: Vec::new(),
             insecure_skip_verification: false,
             tls: None,
         });
@@ -397,6 +407,7 @@ fn compile_operation(
         responses,
         default_response,
         illegal_header_mapping,
+        stage_origins: Vec::new(),
         insecure_skip_verification,
         tls: None,
     })

@@ -23,6 +23,8 @@ pub struct Request<'b> {
     pub http11: bool,
     /// The client's address (the TCP peer).
     pub client: SocketAddr,
+    /// The client's IP as text, formatted once per connection (X-Forwarded-For, sourceIp).
+    pub client_ip: &'b str,
 }
 
 impl<'b> Request<'b> {

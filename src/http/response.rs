@@ -57,6 +57,7 @@ pub fn status_line(out: &mut Vec<u8>, status: u16) {
 /// Appends one header line.
 #[inline]
 pub fn header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.reserve(name.len() + value.len() + 4);
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
@@ -155,7 +156,6 @@ pub fn random_u64() -> u64 {
 
 /// A request id in UUID v4 form, as `x-amzn-RequestId` carries.
 pub fn request_id() -> [u8; 36] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let a = random_u64();
     let b = random_u64();
     let mut bytes = [0u8; 16];
@@ -164,17 +164,27 @@ pub fn request_id() -> [u8; 36] {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let mut out = [b'-'; 36];
-    let mut o = 0;
-    for (i, byte) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            o += 1;
-        }
-        out[o] = HEX[(byte >> 4) as usize];
-        out[o + 1] = HEX[(byte & 0xf) as usize];
-        o += 2;
+    // Positions of each byte's two hex digits in 8-4-4-4-12 form.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+    for (byte, at) in bytes.iter().zip(AT) {
+        let pair = HEX_PAIRS[*byte as usize];
+        out[at] = pair[0];
+        out[at + 1] = pair[1];
     }
     out
 }
+
+/// The two lower-case hex digits of every byte, so an id is 16 table reads.
+static HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 15]];
+        i += 1;
+    }
+    t
+};
 
 /// `x-amz-apigw-id`: 16 base64-like characters ending in `=`, as AWS's extended request id.
 pub fn extended_request_id() -> [u8; 16] {

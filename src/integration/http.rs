@@ -22,6 +22,8 @@ pub struct Origin {
     pub port: u16,
     /// The `Host` header value.
     pub host_header: String,
+    /// The address, when the host is an IP literal (parsed once, never resolved).
+    pub ip: Option<std::net::IpAddr>,
 }
 
 /// A compiled integration URI such as `http://${stageVariables.host}/pets/{petId}`.
@@ -119,6 +121,37 @@ impl UriTemplate {
     }
 }
 
+impl UriTemplate {
+    /// The origin and the length of the `scheme://authority` prefix this URI renders to for
+    /// one stage, when the authority holds only literals and stage variables (the usual case):
+    /// computed at load, so a request skips parsing and resolving it. `None` when a path
+    /// parameter reaches into the authority, or the rendered origin is invalid.
+    pub fn stage_origin<'a>(
+        &self,
+        stage_variable: impl Fn(&str) -> Option<&'a str>,
+    ) -> Option<(Origin, usize)> {
+        let mut s = String::new();
+        // A control character marks where path parameters land; it cannot be in a valid host.
+        self.render(|_| Some("\u{1}"), stage_variable, &mut s);
+        let lower = s.get(..8).map(str::to_ascii_lowercase).unwrap_or_default();
+        let scheme_len = if lower.starts_with("https://") {
+            8
+        } else if lower.starts_with("http://") {
+            7
+        } else {
+            return None;
+        };
+        let end = s[scheme_len..]
+            .find(['/', '?'])
+            .map_or(s.len(), |i| i + scheme_len);
+        if s[..end].contains('\u{1}') {
+            return None;
+        }
+        let (origin, _) = split_url(&s[..end]).ok()?;
+        Some((origin, end))
+    }
+}
+
 /// Splits an absolute http(s) URL into its origin and the path-and-query (`/` if empty).
 pub fn split_url(url: &str) -> Result<(Origin, &str), String> {
     let (https, rest) = if url.len() >= 8 && url[..8].eq_ignore_ascii_case("https://") {
@@ -163,12 +196,18 @@ pub fn split_url(url: &str) -> Result<(Origin, &str), String> {
     {
         return Err(format!("invalid host `{host}`"));
     }
+    let ip = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok();
     Ok((
         Origin {
             https,
             host: host.to_string(),
             port,
             host_header: authority.to_string(),
+            ip,
         },
         path,
     ))

@@ -164,6 +164,9 @@ pub struct Integration {
     pub default_response: Option<IntegrationResponse>,
     /// Whether a mapped header is one AWS refuses to map (the call then fails with 500).
     pub illegal_header_mapping: bool,
+    /// Per stage (by index), the backend origin and the length of its rendered
+    /// `scheme://authority` prefix, when known at load ([`UriTemplate::stage_origin`]).
+    pub stage_origins: Vec<Option<(http::Origin, usize)>>,
     /// `tlsConfig.insecureSkipVerification` (API: TlsConfig): accept any backend certificate.
     pub insecure_skip_verification: bool,
     /// The TLS setting `https://` backends are called with, attached at load from the server

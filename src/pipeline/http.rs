@@ -34,7 +34,7 @@ pub(super) async fn http(
     backend_url(req, t, &overrides, &mut url)?;
     let mut has_query = url.contains('?');
     append_mapped_query(req, t, &overrides, &mut has_query, &mut url);
-    let (origin, path_and_query) = split_url(&url).map_err(|_| Reject::ApiConfiguration)?;
+    let (origin, path_and_query) = backend_origin(integration, t, &url)?;
     let addr = worker
         .pool
         .endpoint(&origin, integration.tls.as_ref())
@@ -44,6 +44,9 @@ pub(super) async fn http(
     r.clear();
     r.extend_from_slice(method.as_bytes());
     r.push(b' ');
+    if !path_and_query.starts_with('/') {
+        r.push(b'/');
+    }
     r.extend_from_slice(path_and_query.as_bytes());
     r.extend_from_slice(b" HTTP/1.1\r\n");
     header(&mut r, "Host", origin.host_header.as_bytes());

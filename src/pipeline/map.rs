@@ -161,7 +161,7 @@ pub(super) fn context_value(name: &str, req: &Request<'_>, t: &Target<'_, '_>) -
         "resourcePath" => t.method.resource_path.clone(),
         "path" => req.path.to_string(),
         "protocol" => "HTTP/1.1".to_string(),
-        "identity.sourceIp" => req.client.ip().to_string(),
+        "identity.sourceIp" => req.client_ip.to_string(),
         "identity.userAgent" => req.header_str("user-agent")?.to_string(),
         "domainName" => req.header_str("host")?.to_string(),
         _ => return None,
@@ -411,7 +411,7 @@ impl<'a> MappingInput<'a> {
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect(),
             request_time: request_time(),
-            source_ip: req.client.ip().to_string(),
+            source_ip: req.client_ip.to_string(),
         }
     }
 
@@ -467,6 +467,22 @@ impl<'a> MappingInput<'a> {
             .render(&data, response, state, out)
             .map_err(|_| Reject::ApiConfiguration)
     }
+}
+
+/// The backend origin and request target for a rendered integration URL: the origin the
+/// load precomputed for this stage when there is one (no parsing, no resolving), else parsed
+/// from the URL (a path parameter in the host, rare).
+pub(super) fn backend_origin<'i, 'u>(
+    integration: &'i Integration,
+    t: &Target<'_, '_>,
+    url: &'u str,
+) -> Result<(Cow<'i, Origin>, &'u str), Reject> {
+    if let Some(Some((origin, prefix))) = integration.stage_origins.get(t.stage_index) {
+        let rest = url.get(*prefix..).ok_or(Reject::ApiConfiguration)?;
+        return Ok((Cow::Borrowed(origin), rest));
+    }
+    let (origin, rest) = split_url(url).map_err(|_| Reject::ApiConfiguration)?;
+    Ok((Cow::Owned(origin), rest))
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use crate::http::response::{
     content_length, date, extended_request_id, header, random_u64, request_id, status_line,
 };
 use crate::http::{name_eq, trim_ows};
-use crate::integration::http::split_url;
+use crate::integration::http::{Origin, split_url};
 use crate::integration::upstream::{BackendResponse, Pool, UpstreamError};
 use crate::integration::{
     Integration, IntegrationResponse, IntegrationType, ParamLocation, ParamSource, Passthrough,
@@ -102,6 +102,8 @@ struct Target<'s, 'p> {
     stage: &'s Stage,
     method: &'s MethodConf,
     params: Params<'s, 'p>,
+    /// The stage's index in `api.stages`.
+    stage_index: usize,
     /// The method's id in the limiter.
     limit_id: crate::limit::MethodId,
     /// `$context.identity.apiKey`: the key, when the method required one.

@@ -22,7 +22,7 @@ pub(super) async fn http_proxy(
         has_query = true;
     }
     append_mapped_query(req, t, &NO_OVERRIDES, &mut has_query, &mut url);
-    let (origin, path_and_query) = split_url(&url).map_err(|_| Reject::ApiConfiguration)?;
+    let (origin, path_and_query) = backend_origin(integration, t, &url)?;
     let addr = worker
         .pool
         .endpoint(&origin, integration.tls.as_ref())
@@ -32,6 +32,9 @@ pub(super) async fn http_proxy(
     r.clear();
     r.extend_from_slice(method.as_bytes());
     r.push(b' ');
+    if !path_and_query.starts_with('/') {
+        r.push(b'/');
+    }
     r.extend_from_slice(path_and_query.as_bytes());
     r.extend_from_slice(b" HTTP/1.1\r\n");
     header(&mut r, "Host", origin.host_header.as_bytes());
@@ -53,7 +56,7 @@ pub(super) async fn http_proxy(
         header(&mut r, h.name, h.value);
     }
     write_mapped_headers(req, t, &NO_OVERRIDES, &mut r);
-    let ip = req.client.ip().to_string();
+    let ip = req.client_ip;
     match xff {
         Some(prev) => {
             let mut v = trim_ows(prev).to_vec();

@@ -8,13 +8,19 @@ pub(super) fn resolve<'s, 'p>(
     snapshot: &'s Snapshot,
     req: &Request<'p>,
 ) -> Result<Target<'s, 'p>, Reject> {
-    let host = req.host();
     let path = req.path;
     let mut chosen: Option<(&Api, &Stage, &'p str)> = None;
-    let domain = snapshot
-        .domains
-        .iter()
-        .find(|d| d.host.eq_ignore_ascii_case(host))
+    // The Host header is looked up only when some domain is named (not just `*`).
+    let named = snapshot.domains.iter().any(|d| d.host != "*");
+    let domain = named
+        .then(|| {
+            let host = req.host();
+            snapshot
+                .domains
+                .iter()
+                .find(|d| d.host.eq_ignore_ascii_case(host))
+        })
+        .flatten()
         .or_else(|| snapshot.domains.iter().find(|d| d.host == "*"));
     if let Some(domain) = domain {
         let trimmed = path.trim_start_matches('/');
@@ -71,6 +77,7 @@ pub(super) fn resolve<'s, 'p>(
         api,
         stage,
         method: method_conf,
+        stage_index,
         limit_id: api.limit_id(stage_index, method_index),
         api_key: None,
         api_key_id: None,

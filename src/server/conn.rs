@@ -74,6 +74,7 @@ pub async fn serve(
     let mut dechunked: Vec<u8> = Vec::new();
     let mut scratch = Scratch::default();
     let mut head_started: Option<Instant> = None;
+    let peer_ip = peer.ip().to_string();
     let mut in_flight = InFlight {
         shared: &shared,
         counted: 0,
@@ -193,6 +194,7 @@ pub async fn serve(
                 body,
                 http11,
                 client: peer,
+                client_ip: &peer_ip,
             };
             in_flight.start();
             let keep =
