@@ -182,6 +182,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             };
             let published = Arc::new(Published::new(loaded.snapshot));
             // Quota counters are written off the request path, every second and at shutdown.
+            let registry_for_close = registry.clone();
             let flusher = Flusher::spawn(registry.clone(), DEFAULT_FLUSH_INTERVAL, |e| {
                 crate::warn!("tollgate: quota store: {e} (will retry)");
             })?;
@@ -196,6 +197,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 },
             );
             flusher.stop();
+            if let Err(e) = registry_for_close.close() {
+                crate::warn!("tollgate: quota store: final flush failed: {e}");
+            }
             result.context("serve")?;
             Ok(ExitCode::SUCCESS)
         }

@@ -241,7 +241,8 @@ fn store_err(context: &str) -> impl FnOnce(redb::Error) -> StoreError + '_ {
 #[derive(Debug)]
 pub struct QuotaRegistry {
     inner: Mutex<Inner>,
-    db: Option<Database>,
+    /// `None` in memory, or after [`QuotaRegistry::close`].
+    db: Mutex<Option<Database>>,
 }
 
 type CounterKey = (String, String, QuotaPeriod);
@@ -273,7 +274,7 @@ impl QuotaRegistry {
     pub fn in_memory() -> Arc<QuotaRegistry> {
         Arc::new(QuotaRegistry {
             inner: Mutex::new(Inner::default()),
-            db: None,
+            db: Mutex::new(None),
         })
     }
 
@@ -336,7 +337,7 @@ impl QuotaRegistry {
         }
         Ok(Arc::new(QuotaRegistry {
             inner: Mutex::new(inner),
-            db: Some(db),
+            db: Mutex::new(Some(db)),
         }))
     }
 
@@ -393,6 +394,18 @@ impl QuotaRegistry {
             .collect()
     }
 
+    /// Flushes once more and closes the store cleanly (at shutdown; later flushes only
+    /// update memory). A store that is not closed is repaired, slowly, at the next open.
+    pub fn close(&self) -> Result<(), StoreError> {
+        let result = self.flush(today_utc()).map(|_| ());
+        let mut db = match self.db.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        db.take();
+        result
+    }
+
     /// Moves counted requests into per-day usage (attributed to UTC day `today`) and writes
     /// every changed value to the store in one transaction.
     pub fn flush(&self, today: u64) -> Result<FlushStats, StoreError> {
@@ -422,7 +435,11 @@ impl QuotaRegistry {
             counters: inner.dirty_counters.len(),
             days: inner.dirty_days.len(),
         };
-        let Some(db) = &self.db else {
+        let db_guard = match self.db.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let Some(db) = db_guard.as_ref() else {
             inner.dirty_counters.clear();
             inner.dirty_days.clear();
             inner.dirty_first.clear();
