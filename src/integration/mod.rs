@@ -2,10 +2,13 @@
 //!
 //! * [`http`]: `HTTP` and `HTTP_PROXY`: building the backend request, reading its answer.
 //! * [`upstream`]: the per-core keep-alive pools and the hand-written HTTP/1.1 client.
+//! * [`lambda`]: `AWS_PROXY` and Lambda `AWS`: events, results, the Invoke API and the
+//!   local function host.
 //! * `MOCK` needs no backend: the pipeline renders its templates
 //!   ([`crate::template::mock_status_code`] reads the status).
 
 pub mod http;
+pub mod lambda;
 pub mod upstream;
 
 use std::time::Duration;
