@@ -165,6 +165,8 @@ pub struct Integration {
     pub default_response: Option<IntegrationResponse>,
     /// Whether a mapped header is one AWS refuses to map (the call then fails with 500).
     pub illegal_header_mapping: bool,
+    /// The Lambda function of an `AWS`/`AWS_PROXY` integration.
+    pub lambda: Option<lambda::FunctionRef>,
 }
 
 impl Integration {

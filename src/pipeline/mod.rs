@@ -6,6 +6,7 @@
 //! handle and backend pool; nothing is locked.
 
 mod http;
+mod lambda;
 mod map;
 mod proxy;
 mod resolve;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 pub use gateway_response::Reject;
 
 use self::http::*;
+use self::lambda::*;
 use self::map::*;
 use self::proxy::*;
 use self::resolve::*;
@@ -101,6 +103,8 @@ struct Target<'s, 'p> {
     stage: &'s Stage,
     method: &'s MethodConf,
     params: Params<'s, 'p>,
+    /// The request path after the stage or base path (the event's `path`).
+    stage_path: &'p str,
     /// `x-amzn-RequestId` / `$context.requestId`.
     request_id: [u8; 36],
     /// `x-amz-apigw-id` / `$context.extendedRequestId`.
@@ -144,7 +148,30 @@ pub async fn handle(
             }
             IntegrationType::Http => http(worker, req, &target, keep_alive, scratch, out).await,
             IntegrationType::Mock => mock(req, &target, keep_alive, out),
-            IntegrationType::Aws | IntegrationType::AwsProxy => Err(Reject::ApiConfiguration),
+            IntegrationType::AwsProxy => {
+                lambda_proxy(
+                    worker,
+                    &snapshot.lambda,
+                    req,
+                    &target,
+                    keep_alive,
+                    scratch,
+                    out,
+                )
+                .await
+            }
+            IntegrationType::Aws => {
+                lambda_custom(
+                    worker,
+                    &snapshot.lambda,
+                    req,
+                    &target,
+                    keep_alive,
+                    scratch,
+                    out,
+                )
+                .await
+            }
         }
     };
     if let Err(r) = result {

@@ -66,6 +66,7 @@ pub(super) fn resolve<'s, 'p>(
         stage,
         method: method_conf,
         params: m.params,
+        stage_path: rest,
         request_id: request_id(),
         extended_id: extended_request_id(),
     })

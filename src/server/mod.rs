@@ -98,6 +98,14 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
     for addr in &bound {
         crate::say!("tollgate: listening on http://{addr} ({workers} worker(s), {driver} driver)");
     }
+    if !snapshot.lambda.functions.is_empty() {
+        let addr = crate::integration::lambda::host::start(snapshot.lambda.functions.clone())
+            .context("cannot start the local function host")?;
+        crate::say!(
+            "tollgate: local function host on {addr} ({} function(s))",
+            snapshot.lambda.functions.len()
+        );
+    }
     print_routes(&snapshot);
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
@@ -125,6 +133,7 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
     for h in handles {
         let _ = h.join();
     }
+    crate::integration::lambda::host::stop();
     crate::say!("tollgate: stopped");
     Ok(())
 }
