@@ -29,3 +29,7 @@ mod vtl;
 
 // The same conformance pipeline cases through the real gateway and a real echo backend.
 mod pipeline_cases;
+
+// Lambda: proxy events and results, custom integrations, and the local function host
+// (timeouts, crashes, init errors, concurrency, queue overflow) with real awslambdaric.
+mod lambda;
