@@ -44,7 +44,7 @@ fn raw(
     target: &str,
     headers: &[(String, String)],
     body: Option<&[u8]>,
-) -> (u16, Vec<(String, String)>, Vec<u8>) {
+) -> Raw {
     let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\n");
     for (k, v) in headers {
         if k.eq_ignore_ascii_case("content-length") {
@@ -254,7 +254,7 @@ fn proxy_results_match_aws() {
             .is_some_and(|a| !a.is_empty());
         let gw = if has_binary { &binary } else { &plain };
         let mut path = req["raw_path"].as_str().unwrap().to_string();
-        if id.starts_with("017") {
+        if is_error && id.starts_with("017") {
             path = "/test/get-method".into();
         }
         // The function returns the JSON the client sends (`app.result`).
@@ -521,7 +521,7 @@ fn concurrency_cold_start_and_queue_overflow() {
             .map(|h| h.join().unwrap())
             .collect::<Vec<_>>()
     };
-    let pids = |rs: &[(u16, Vec<(String, String)>, Vec<u8>)]| {
+    let pids = |rs: &[Raw]| {
         let mut p: Vec<i64> = rs
             .iter()
             .map(|(s, _, b)| {
