@@ -36,6 +36,9 @@ fn proxy_method(function: &str, http_method: &str) -> String {
     )
 }
 
+/// Status, headers in order, body.
+type Raw = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// One raw HTTP/1.1 exchange with exact header casing and order; returns status, headers
 /// (in order) and body.
 fn raw(
