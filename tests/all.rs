@@ -35,3 +35,7 @@ mod pipeline_cases;
 
 // HTTPS backends: trusted CA, keep-alive reuse, certificate failures, insecureSkipVerification.
 mod tls;
+
+// Lambda: proxy events and results, custom integrations, and the local function host
+// (timeouts, crashes, init errors, concurrency, queue overflow) with real awslambdaric.
+mod lambda;

@@ -15,6 +15,8 @@ if ((${#need_apt[@]})); then
     echo "tests need: ${need_apt[*]}" >&2; exit 1
   fi
 fi
+# The official Lambda runtime interface client runs tests/lambda/*.py under the local function host.
+python3 -c 'import awslambdaric' 2>/dev/null || python3 -m pip install --quiet awslambdaric
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 cargo fmt --all --check

@@ -188,6 +188,7 @@ fn compile_operation(
             stage_origins: Vec::new(),
             insecure_skip_verification: false,
             tls: None,
+            lambda: None,
         });
     };
     let Some(int) = int.as_object() else {
@@ -262,18 +263,30 @@ fn compile_operation(
             ok = false;
             None
         }
-        (IntegrationType::Aws | IntegrationType::AwsProxy, _) => {
+        (IntegrationType::Aws | IntegrationType::AwsProxy, _) => None,
+        _ => None,
+    };
+    let lambda = match (kind, int.get("uri").and_then(Value::as_str)) {
+        (IntegrationType::Aws | IntegrationType::AwsProxy, Some(u)) => {
+            match crate::integration::lambda::FunctionRef::parse(u) {
+                Ok(f) => Some(f),
+                Err(msg) => {
+                    // Other AWS service integrations load, but are not served yet.
+                    problems.push(
+                        err(&format!("{iloc}/uri"), format!("not a Lambda function URI: {msg}; calls will fail with 500"))
+                            .hint("only Lambda integrations (arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{functionArn}/invocations) are served")
+                            .warning(),
+                    );
+                    None
+                }
+            }
+        }
+        (IntegrationType::Aws | IntegrationType::AwsProxy, None) => {
             problems.push(
-                err(
-                    &iloc,
-                    format!(
-                        "{} integrations are not served yet; calls will fail with 500",
-                        kind.as_str()
-                    ),
-                )
-                .hint("Lambda integrations arrive with a later release")
-                .warning(),
+                err(&iloc, format!("an {} integration needs a `uri`", kind.as_str()))
+                    .hint("add `uri: arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{functionArn}/invocations`"),
             );
+            ok = false;
             None
         }
         _ => None,
@@ -410,6 +423,7 @@ fn compile_operation(
         stage_origins: Vec::new(),
         insecure_skip_verification,
         tls: None,
+        lambda,
     })
 }
 

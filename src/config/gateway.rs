@@ -42,6 +42,69 @@ pub struct GatewayFile {
     /// The admin endpoint (usage, cache flush, health); off unless set.
     #[serde(default)]
     pub admin: Option<ListenerConf>,
+    /// Where Lambda integrations invoke functions that are not local.
+    #[serde(default)]
+    pub lambda: LambdaConf,
+    /// Functions run by the local function host (docs/lambda.md).
+    #[serde(default)]
+    pub functions: Vec<FunctionConf>,
+}
+
+/// The Lambda Invoke API endpoint for functions not in `functions:`.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct LambdaConf {
+    /// Invoke API base URL; default `https://lambda.{region}.amazonaws.com`.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Default region (`us-east-1`); the integration URI's region wins for AWS calls.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// `requestContext.accountId` and the account in local function ARNs.
+    #[serde(default)]
+    pub account_id: Option<String>,
+}
+
+/// One function run by the local function host.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionConf {
+    /// The function name, as the integration URI's function ARN ends.
+    pub name: String,
+    /// The command that starts one runtime process (run with `sh -c`), e.g.
+    /// `python3 -m awslambdaric app.handler`.
+    pub command: String,
+    /// Working directory, relative to this file.
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// Processes at most.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Function timeout in milliseconds (Lambda's default: 3 s).
+    #[serde(default = "default_function_timeout")]
+    pub timeout_ms: u64,
+    /// Memory size reported to the function.
+    #[serde(default = "default_memory")]
+    pub memory_mb: u32,
+    /// Invocations that may wait for a busy function before Lambda's 429.
+    #[serde(default = "default_max_queue")]
+    pub max_queue: usize,
+    /// Environment variables for the function.
+    #[serde(default)]
+    pub environment: serde_json::Map<String, serde_json::Value>,
+}
+
+fn default_concurrency() -> usize {
+    1
+}
+fn default_function_timeout() -> u64 {
+    3_000
+}
+fn default_memory() -> u32 {
+    128
+}
+fn default_max_queue() -> usize {
+    16
 }
 
 /// One listening address.

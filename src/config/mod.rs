@@ -26,7 +26,9 @@ use crate::limit::{Limiter, MethodKey};
 
 use crate::integration::tls::BackendTls;
 pub use error::{ConfigError, Problems, Severity};
-pub use snapshot::{Api, Domain, Mapping, MethodConf, Published, ServerSettings, Snapshot, Stage};
+pub use snapshot::{
+    Api, Domain, LambdaSettings, Mapping, MethodConf, Published, ServerSettings, Snapshot, Stage,
+};
 
 /// The default listening address when neither the config nor `--listen` names one.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -315,6 +317,7 @@ fn compile_file(
         },
         None => None,
     };
+    let lambda = lambda_settings(path, base_dir, &file.lambda, &file.functions, problems);
     let s = &file.server;
     let ms = Duration::from_millis;
     Some(Snapshot {
@@ -334,6 +337,7 @@ fn compile_file(
         source: PathBuf::from(path),
         limiter: Arc::new(limiter),
         admin,
+        lambda,
     })
 }
 
@@ -430,6 +434,140 @@ fn build_limiter(
             }
             None
         }
+    }
+}
+
+/// Hard limits of the local function host, as Lambda's own (DG Lambda: gettingstarted-limits):
+/// timeout 1 s to 900 s, memory 128 MB to 10240 MB.
+const FUNCTION_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1_000..=900_000;
+const FUNCTION_MEMORY_MB: std::ops::RangeInclusive<u32> = 128..=10_240;
+/// Processes per local function at most.
+const MAX_FUNCTION_CONCURRENCY: usize = 256;
+
+fn lambda_settings(
+    path: &Path,
+    base_dir: &Path,
+    conf: &gateway::LambdaConf,
+    functions: &[gateway::FunctionConf],
+    problems: &mut Problems,
+) -> LambdaSettings {
+    let region = conf.region.clone().unwrap_or_else(|| "us-east-1".into());
+    let account_id = conf
+        .account_id
+        .clone()
+        .unwrap_or_else(|| "123456789012".into());
+    let endpoint = conf.endpoint.as_ref().and_then(|e| {
+        match crate::integration::http::split_url(e) {
+            Ok((origin, _)) => Some(origin),
+            Err(msg) => {
+                problems.push(
+                    ConfigError::new(path, "/lambda/endpoint", format!("invalid endpoint `{e}`: {msg}"))
+                        .hint("write e.g. http://127.0.0.1:9001 or https://lambda.us-east-1.amazonaws.com"),
+                );
+                None
+            }
+        }
+    });
+    let mut specs: Vec<crate::integration::lambda::host::FunctionSpec> = Vec::new();
+    for (i, f) in functions.iter().enumerate() {
+        let loc = format!("/functions/{i}");
+        let mut ok = true;
+        let mut bad = |field: &str, msg: String, hint: &str| {
+            problems
+                .push(ConfigError::new(path, format!("{loc}/{field}"), msg).hint(hint.to_string()));
+            ok = false;
+        };
+        if f.name.is_empty()
+            || f.name.len() > 64
+            || !f
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            bad(
+                "name",
+                format!("invalid function name `{}`", f.name),
+                "Lambda names use letters, digits, hyphens and underscores, at most 64 characters",
+            );
+        }
+        if specs.iter().any(|s| s.name == f.name) {
+            bad(
+                "name",
+                format!("two functions are named `{}`", f.name),
+                "give each function a unique name",
+            );
+        }
+        if f.command.trim().is_empty() {
+            bad(
+                "command",
+                "the command is empty".into(),
+                "e.g. `python3 -m awslambdaric app.handler`",
+            );
+        }
+        if !(1..=MAX_FUNCTION_CONCURRENCY).contains(&f.concurrency) {
+            bad(
+                "concurrency",
+                format!("concurrency {} is out of range", f.concurrency),
+                "use 1 to 256",
+            );
+        }
+        if !FUNCTION_TIMEOUT_MS.contains(&f.timeout_ms) {
+            bad(
+                "timeout_ms",
+                format!("timeout_ms {} is out of range", f.timeout_ms),
+                "Lambda allows 1000 to 900000",
+            );
+        }
+        if !FUNCTION_MEMORY_MB.contains(&f.memory_mb) {
+            bad(
+                "memory_mb",
+                format!("memory_mb {} is out of range", f.memory_mb),
+                "Lambda allows 128 to 10240",
+            );
+        }
+        let mut environment = Vec::new();
+        for (k, v) in &f.environment {
+            match v {
+                Value::String(s) => environment.push((k.clone(), s.clone())),
+                Value::Number(n) => environment.push((k.clone(), n.to_string())),
+                Value::Bool(b) => environment.push((k.clone(), b.to_string())),
+                _ => bad(
+                    &format!("environment/{}", error::pointer_token(k)),
+                    "an environment value must be a string".into(),
+                    "quote the value",
+                ),
+            }
+        }
+        let cwd = f.cwd.as_ref().map(|c| base_dir.join(c));
+        if let Some(c) = &cwd {
+            if !c.is_dir() {
+                bad(
+                    "cwd",
+                    format!("`{}` is not a directory", c.display()),
+                    "the path is relative to the gateway config file",
+                );
+            }
+        }
+        if ok {
+            specs.push(crate::integration::lambda::host::FunctionSpec {
+                name: f.name.clone(),
+                command: f.command.clone(),
+                cwd,
+                concurrency: f.concurrency,
+                timeout: Duration::from_millis(f.timeout_ms),
+                memory_mb: f.memory_mb,
+                max_queue: f.max_queue,
+                environment,
+                region: region.clone(),
+                account_id: account_id.clone(),
+            });
+        }
+    }
+    LambdaSettings {
+        endpoint,
+        region,
+        account_id,
+        functions: specs,
     }
 }
 

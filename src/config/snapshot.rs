@@ -32,6 +32,28 @@ pub struct Snapshot {
     pub limiter: Arc<Limiter>,
     /// The admin endpoint's address, if enabled.
     pub admin: Option<SocketAddr>,
+    /// Lambda endpoint and local functions.
+    pub lambda: LambdaSettings,
+}
+
+/// Where Lambda integrations go (docs/lambda.md).
+#[derive(Debug, Clone, Default)]
+pub struct LambdaSettings {
+    /// An explicit Invoke API endpoint for non-local functions; `None` = AWS's regional one.
+    pub endpoint: Option<crate::integration::http::Origin>,
+    /// Default region.
+    pub region: String,
+    /// `requestContext.accountId`.
+    pub account_id: String,
+    /// Functions of the local function host.
+    pub functions: Vec<crate::integration::lambda::host::FunctionSpec>,
+}
+
+impl LambdaSettings {
+    /// Whether the local host runs `name`.
+    pub fn is_local(&self, name: &str) -> bool {
+        self.functions.iter().any(|f| f.name == name)
+    }
 }
 
 /// Timeouts and pool sizes.

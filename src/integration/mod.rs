@@ -2,11 +2,14 @@
 //!
 //! * [`http`]: `HTTP` and `HTTP_PROXY`: building the backend request, reading its answer.
 //! * [`upstream`]: the per-core keep-alive pools and the hand-written HTTP/1.1 client.
+//! * [`lambda`]: `AWS_PROXY` and Lambda `AWS`: events, results, the Invoke API and the
+//!   local function host.
 //! * `MOCK` needs no backend: the pipeline renders its templates
 //!   ([`crate::template::mock_status_code`] reads the status).
 //! * [`tls`]: `https://` backends: trust settings built at load, rustls sessions per core.
 
 pub mod http;
+pub mod lambda;
 pub mod tls;
 pub mod upstream;
 
@@ -172,6 +175,8 @@ pub struct Integration {
     /// The TLS setting `https://` backends are called with, attached at load from the server
     /// settings and this integration's `tlsConfig`.
     pub tls: Option<tls::TlsClient>,
+    /// The Lambda function of an `AWS`/`AWS_PROXY` integration.
+    pub lambda: Option<lambda::FunctionRef>,
 }
 
 impl Integration {

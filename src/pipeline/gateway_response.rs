@@ -15,6 +15,9 @@ pub enum Reject {
     /// `API_CONFIGURATION_ERROR` (500): invalid endpoint, illegal header mapping, no
     /// integration response matches, unsupported integration.
     ApiConfiguration,
+    /// A Lambda proxy result that is malformed, a function error, or a failed invoke (502,
+    /// aws-behavior §4.2, AWS-validated body).
+    BadLambdaResponse,
     /// `INTEGRATION_TIMEOUT` (504).
     IntegrationTimeout,
     /// `INTEGRATION_FAILURE` (504): a network error talking to the backend.
@@ -57,6 +60,11 @@ impl Reject {
             ),
             Reject::ApiConfiguration => (
                 500,
+                r#"{"message": "Internal server error"}"#,
+                Some("InternalServerErrorException"),
+            ),
+            Reject::BadLambdaResponse => (
+                502,
                 r#"{"message": "Internal server error"}"#,
                 Some("InternalServerErrorException"),
             ),

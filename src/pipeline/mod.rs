@@ -6,6 +6,7 @@
 //! handle and backend pool; nothing is locked.
 
 mod http;
+mod lambda;
 mod map;
 mod proxy;
 mod resolve;
@@ -22,6 +23,7 @@ pub use gateway_response::Reject;
 pub use map::url_decode;
 
 use self::http::*;
+use self::lambda::*;
 use self::map::*;
 use self::proxy::*;
 use self::resolve::*;
@@ -110,6 +112,8 @@ struct Target<'s, 'p> {
     api_key: Option<&'p str>,
     /// `$context.identity.apiKeyId`.
     api_key_id: Option<&'s str>,
+    /// The request path after the stage or base path (the event's `path`).
+    stage_path: &'p str,
     /// `x-amzn-RequestId` / `$context.requestId`.
     request_id: [u8; 36],
     /// `x-amz-apigw-id` / `$context.extendedRequestId`.
@@ -177,7 +181,30 @@ pub async fn handle(
             }
             IntegrationType::Http => http(worker, req, &target, keep_alive, scratch, out).await,
             IntegrationType::Mock => mock(req, &target, keep_alive, out),
-            IntegrationType::Aws | IntegrationType::AwsProxy => Err(Reject::ApiConfiguration),
+            IntegrationType::AwsProxy => {
+                lambda_proxy(
+                    worker,
+                    &snapshot.lambda,
+                    req,
+                    &target,
+                    keep_alive,
+                    scratch,
+                    out,
+                )
+                .await
+            }
+            IntegrationType::Aws => {
+                lambda_custom(
+                    worker,
+                    &snapshot.lambda,
+                    req,
+                    &target,
+                    keep_alive,
+                    scratch,
+                    out,
+                )
+                .await
+            }
         }
     };
     if let Err(r) = result {

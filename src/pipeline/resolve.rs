@@ -82,6 +82,7 @@ pub(super) fn resolve<'s, 'p>(
         api_key: None,
         api_key_id: None,
         params: m.params,
+        stage_path: rest,
         request_id: request_id(),
         extended_id: extended_request_id(),
     })

@@ -100,6 +100,14 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
     for addr in &bound {
         crate::say!("tollgate: listening on http://{addr} ({workers} worker(s), {driver} driver)");
     }
+    if !snapshot.lambda.functions.is_empty() {
+        let addr = crate::integration::lambda::host::start(snapshot.lambda.functions.clone())
+            .context("cannot start the local function host")?;
+        crate::say!(
+            "tollgate: local function host on {addr} ({} function(s))",
+            snapshot.lambda.functions.len()
+        );
+    }
     print_routes(&snapshot);
     if let Some(addr) = snapshot.admin {
         let bound = crate::admin::spawn(addr, published.clone())
@@ -132,6 +140,7 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
     for h in handles {
         let _ = h.join();
     }
+    crate::integration::lambda::host::stop();
     crate::say!("tollgate: stopped");
     Ok(())
 }
