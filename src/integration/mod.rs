@@ -1,11 +1,13 @@
 //! INTEGRATE: the compiled integrations and the code that calls them.
 //!
 //! * [`http`]: `HTTP` and `HTTP_PROXY`: building the backend request, reading its answer.
+//! * [`lambda`]: the Lambda Invoke API client: SigV4 signing and AWS credentials.
 //! * [`upstream`]: the per-core keep-alive pools and the hand-written HTTP/1.1 client.
 //! * `MOCK` needs no backend: the pipeline renders its templates
 //!   ([`crate::template::mock_status_code`] reads the status).
 
 pub mod http;
+pub mod lambda;
 pub mod upstream;
 
 use std::time::Duration;
