@@ -29,3 +29,6 @@ mod vtl;
 
 // The same conformance pipeline cases through the real gateway and a real echo backend.
 mod pipeline_cases;
+
+// SigV4 for the Lambda Invoke API: byte-for-byte against botocore, and a signed round trip.
+mod sigv4;
