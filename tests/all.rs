@@ -39,3 +39,6 @@ mod tls;
 // Lambda: proxy events and results, custom integrations, and the local function host
 // (timeouts, crashes, init errors, concurrency, queue overflow) with real awslambdaric.
 mod lambda;
+
+// SigV4 for the Lambda Invoke API: byte-for-byte against botocore, and a signed round trip.
+mod sigv4;

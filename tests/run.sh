@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3)
+# pip, only when botocore is missing and pip is too (Debian ships them apart).
+python3 -c 'import botocore' 2>/dev/null || python3 -m pip --version >/dev/null 2>&1 \
+  || need_apt+=(python3-pip)
 if ((${#need_apt[@]})); then
   if command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
@@ -17,6 +20,9 @@ if ((${#need_apt[@]})); then
 fi
 # The official Lambda runtime interface client runs tests/lambda/*.py under the local function host.
 python3 -c 'import awslambdaric' 2>/dev/null || python3 -m pip install --quiet awslambdaric
+# boto3/botocore: the SigV4 tests compare our signatures with botocore's (tests/sigv4/).
+python3 -c 'import botocore' 2>/dev/null || python3 -m pip install -q boto3 \
+  || python3 -m pip install -q --break-system-packages boto3
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 cargo fmt --all --check

@@ -563,11 +563,18 @@ fn lambda_settings(
             });
         }
     }
+    // Credentials are read once, at load (environment, then the shared files), and only
+    // matter for calls that leave the local host.
+    let credentials = match crate::integration::lambda::credentials::resolve() {
+        Ok((c, _source)) => Some(Arc::new(c)),
+        Err(_) => None,
+    };
     LambdaSettings {
         endpoint,
         region,
         account_id,
         functions: specs,
+        credentials,
     }
 }
 

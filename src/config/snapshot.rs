@@ -47,6 +47,9 @@ pub struct LambdaSettings {
     pub account_id: String,
     /// Functions of the local function host.
     pub functions: Vec<crate::integration::lambda::host::FunctionSpec>,
+    /// Credentials for AWS's endpoint, found at load as the AWS SDKs find them; `None` sends
+    /// calls unsigned (a local Invoke-API server, or no credentials configured).
+    pub credentials: Option<Arc<crate::integration::lambda::credentials::Credentials>>,
 }
 
 impl LambdaSettings {

@@ -1,6 +1,7 @@
 //! INTEGRATE: the compiled integrations and the code that calls them.
 //!
 //! * [`http`]: `HTTP` and `HTTP_PROXY`: building the backend request, reading its answer.
+//! * [`lambda`]: the Lambda Invoke API client: SigV4 signing and AWS credentials.
 //! * [`upstream`]: the per-core keep-alive pools and the hand-written HTTP/1.1 client.
 //! * [`lambda`]: `AWS_PROXY` and Lambda `AWS`: events, results, the Invoke API and the
 //!   local function host.

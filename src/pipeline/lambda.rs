@@ -199,7 +199,7 @@ async fn invoke(
         InvokeEndpoint {
             origin,
             region,
-            credentials: None,
+            credentials: lambda.credentials.clone(),
         }
     };
     // AWS's regional endpoint is https: the same rustls client as HTTP integrations.
@@ -213,6 +213,7 @@ async fn invoke(
     } else {
         f.full.as_str()
     };
+    // A signing failure (a header over the signer's limits) is a configuration fault: 500.
     write_invoke_request(
         &endpoint,
         function,
@@ -221,7 +222,8 @@ async fn invoke(
         payload,
         std::time::SystemTime::now(),
         &mut r,
-    );
+    )
+    .map_err(|_| Reject::ApiConfiguration)?;
     let (res, buf) = worker
         .pool
         .exchange(addr, r, false, integration.timeout, &mut scratch.backend)

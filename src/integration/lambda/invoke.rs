@@ -20,7 +20,7 @@ pub struct InvokeEndpoint {
     /// The region, for the signature's scope.
     pub region: String,
     /// `None`: send unsigned (the local function host).
-    pub credentials: Option<Credentials>,
+    pub credentials: Option<std::sync::Arc<Credentials>>,
 }
 
 /// `X-Amz-Invocation-Type` (Lambda API reference: Invoke).
@@ -81,7 +81,8 @@ fn encode_segment(s: &str, out: &mut Vec<u8>) {
 }
 
 /// Writes a complete HTTP/1.1 Invoke request into `out` (cleared first). Unsigned when
-/// `ep.credentials` is `None`; `now` is the signing time.
+/// `ep.credentials` is `None`; otherwise signed with SigV4 at `now` (`X-Amz-Date`,
+/// `X-Amz-Security-Token`, `Authorization`), exactly as botocore signs Lambda calls.
 pub fn write_invoke_request(
     ep: &InvokeEndpoint,
     function: &str,
@@ -90,23 +91,43 @@ pub fn write_invoke_request(
     payload: &[u8],
     now: SystemTime,
     out: &mut Vec<u8>,
-) {
-    // The signing time only matters once the request is signed (SigV4 helper).
-    let _ = now;
+) -> Result<(), super::sigv4::SignError> {
     out.clear();
     out.extend_from_slice(b"POST ");
-    write_invoke_path(function, qualifier, out);
+    let path_start = out.len();
+    write_invoke_path(function, None, out);
+    let path_end = out.len();
+    if let Some(q) = qualifier {
+        out.extend_from_slice(b"?Qualifier=");
+        encode_segment(q, out);
+    }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     header(out, "Host", ep.origin.host_header.as_bytes());
-    header(
-        out,
-        "X-Amz-Invocation-Type",
-        invocation_type.as_str().as_bytes(),
-    );
+    let kind = invocation_type.as_str();
+    header(out, "X-Amz-Invocation-Type", kind.as_bytes());
     header(out, "Content-Type", b"application/json");
+    if let Some(c) = &ep.credentials {
+        // The path bytes are ASCII (percent-encoded above); copy them out to sign.
+        let path = String::from_utf8_lossy(&out[path_start..path_end]).into_owned();
+        let query: Vec<(&str, &str)> = qualifier.map(|q| ("Qualifier", q)).into_iter().collect();
+        let headers = [
+            ("x-amz-invocation-type", kind),
+            ("content-type", "application/json"),
+        ];
+        let req = super::sigv4::Request {
+            method: "POST",
+            host: &ep.origin.host_header,
+            path: &path,
+            query: &query,
+            headers: &headers,
+            payload,
+        };
+        super::sigv4::sign_invoke(c, &ep.region, &req, now, out)?;
+    }
     content_length(out, payload.len());
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(payload);
+    Ok(())
 }
 
 /// What an Invoke answer means for the gateway.
@@ -183,7 +204,8 @@ mod tests {
             b"{}",
             SystemTime::UNIX_EPOCH,
             &mut out,
-        );
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "POST /2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Ahello/invocations?Qualifier=live HTTP/1.1\r\n\

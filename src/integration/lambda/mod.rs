@@ -5,7 +5,8 @@
 //! * [`result`]: the function's proxy result → the client response, by AWS's rules.
 //! * [`host`] + [`runtime_api`]: the local function host: function processes behind the
 //!   Lambda Runtime API, reached by the gateway through the Invoke API on loopback.
-//! * [`credentials`]: AWS credentials for the signed regional endpoint.
+//! * [`credentials`]: AWS credentials for the signed regional endpoint, found as the SDKs do.
+//! * [`sigv4`]: Signature Version 4 for Invoke API calls, checked against botocore.
 //!
 //! The gateway always speaks the Invoke API over HTTP through its per-core pool, so the
 //! request path never blocks and needs no cross-thread wake-ups, whether the function runs
@@ -17,6 +18,7 @@ pub mod host;
 pub mod invoke;
 pub mod result;
 pub mod runtime_api;
+pub mod sigv4;
 
 /// The function an integration URI names, compiled at load:
 /// `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{functionArn}/invocations`
