@@ -63,6 +63,10 @@ apis:
           x-amazon-apigateway-any-method:{echo}
         /chunked:
           get:{chunked}
+        /slow-chunks:
+          get:{slow}
+        /big/{{n}}:
+          get:{big}
         /status/{{code}}:
           x-amazon-apigateway-any-method:{status}
     stages:
@@ -73,6 +77,12 @@ apis:
         c = mock("c"),
         echo = proxy(backend, "/echo", ""),
         chunked = proxy(backend, "/chunked", ""),
+        slow = proxy(backend, "/slow-chunks", ""),
+        big = proxy(
+            backend,
+            "/big/{n}",
+            "\n              requestParameters: { integration.request.path.n: method.request.path.n }"
+        ),
         status = proxy(
             backend,
             "/status/{code}",
@@ -126,12 +136,47 @@ fn parse_one(raw: &[u8], head: bool) -> Option<(Raw, usize)> {
             (k.to_string(), v.trim().to_string())
         })
         .collect();
-    assert!(
-        !headers
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case("transfer-encoding")),
-        "the gateway always answers length-delimited: {status_line} {headers:?}"
-    );
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    if chunked && !head {
+        // A streamed chunked body (the gateway passes a chunked backend's framing through).
+        let mut at = end;
+        let mut body = Vec::new();
+        loop {
+            let line_end = raw[at..].windows(2).position(|w| w == b"\r\n")? + at;
+            let size = usize::from_str_radix(
+                std::str::from_utf8(&raw[at..line_end])
+                    .unwrap()
+                    .split(';')
+                    .next()
+                    .unwrap()
+                    .trim(),
+                16,
+            )
+            .unwrap();
+            at = line_end + 2;
+            if size == 0 {
+                if raw.len() < at + 2 {
+                    return None;
+                }
+                assert_eq!(&raw[at..at + 2], b"\r\n", "trailers are not expected");
+                return Some((
+                    Raw {
+                        status_line,
+                        headers,
+                        body,
+                    },
+                    at + 2,
+                ));
+            }
+            if raw.len() < at + size + 2 {
+                return None;
+            }
+            body.extend_from_slice(&raw[at..at + size]);
+            at += size + 2;
+        }
+    }
     let interim = status_line.starts_with("HTTP/1.1 1");
     let len: usize = if head || interim {
         0
@@ -357,12 +402,14 @@ fn chunked_request_body_is_dechunked_for_the_backend() {
 }
 
 #[test]
-fn chunked_backend_response_arrives_length_delimited() {
+fn chunked_backend_response_streams_chunked() {
+    // HTTP_PROXY streams a chunked backend body as it arrives, keeping its framing.
     let backend = Backend::start();
     let gw = start(&backend);
     let (r, _) = one(gw.addr, b"GET /dev/chunked HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(r.status_line, "HTTP/1.1 200 OK");
-    assert_eq!(r.header("Content-Length"), Some("20"));
+    assert_eq!(r.header("Transfer-Encoding"), Some("chunked"));
+    assert_eq!(r.header("Content-Length"), None);
     assert_eq!(r.body_str(), "hello, chunked world");
     assert_eq!(r.header("Content-Type"), Some("text/plain"));
 }
@@ -689,4 +736,45 @@ fn garbage_never_crashes_the_server() {
     assert_serves(gw.addr);
     let output = gw.output();
     assert!(output.iter().all(|l| !l.contains("panicked")), "{output:?}");
+}
+
+/// HTTP_PROXY streams: the first chunk reaches the client while the backend is still
+/// producing the rest, and a large length-delimited body keeps its Content-Length.
+#[test]
+fn proxied_bodies_stream_as_they_arrive() {
+    let backend = Backend::start();
+    let gw = start(&backend);
+    let mut s = raw_conn(gw.addr);
+    let t0 = Instant::now();
+    s.write_all(b"GET /dev/slow-chunks HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(5).any(|w| w == b"first") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let first_at = t0.elapsed();
+    assert!(
+        first_at < Duration::from_millis(450),
+        "the first chunk took {first_at:?}: not streamed"
+    );
+    let rest = read_responses(&mut s, 0, false);
+    assert!(rest.is_empty());
+    // The connection stays usable: the whole first response is consumed, then another request.
+    let mut all = got;
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    while !all.ends_with(b"0\r\n\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the end of the chunked body");
+        all.extend_from_slice(&buf[..n]);
+    }
+    let (r, _) = parse_one(&all, false).unwrap();
+    assert_eq!(r.body_str(), "firstsecond");
+    let (r, _) = one(gw.addr, b"GET /dev/big/300000 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(r.header("Content-Length"), Some("300000"));
+    assert_eq!(r.body.len(), 300_000);
+    assert!(r.body.iter().all(|b| *b == b'x'));
 }

@@ -230,6 +230,109 @@ fn parse_chunk_size(line: &[u8]) -> Result<usize, FramingError> {
     Ok(size)
 }
 
+/// Follows a chunked body as it streams through, byte run by byte run, to find where it
+/// ends without buffering it (the proxy forwards the framing as received).
+#[derive(Debug, Default)]
+pub struct ChunkTracker {
+    state: TrackState,
+    size: usize,
+    digits: usize,
+    line: usize,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum TrackState {
+    #[default]
+    Size,
+    Extension,
+    SizeLf,
+    Data(usize),
+    DataCr,
+    DataLf,
+    Trailer,
+    TrailerLf,
+    Done,
+}
+
+impl ChunkTracker {
+    /// Feeds the next bytes; `Ok(Some(n))`: the body ends after `n` bytes of `data`.
+    pub fn feed(&mut self, data: &[u8]) -> Result<Option<usize>, FramingError> {
+        let mut i = 0;
+        while i < data.len() {
+            let b = data[i];
+            self.state = match self.state {
+                TrackState::Size => match (b as char).to_digit(16) {
+                    Some(v) => {
+                        self.digits += 1;
+                        if self.digits > 16 {
+                            return Err(FramingError::BadChunk);
+                        }
+                        self.size = self.size * 16 + v as usize;
+                        TrackState::Size
+                    }
+                    None if self.digits == 0 => return Err(FramingError::BadChunk),
+                    None => match b {
+                        b'\r' => TrackState::SizeLf,
+                        b';' | b' ' | b'\t' => TrackState::Extension,
+                        _ => return Err(FramingError::BadChunk),
+                    },
+                },
+                TrackState::Extension => {
+                    self.line += 1;
+                    match b {
+                        _ if self.line > MAX_CHUNK_LINE => return Err(FramingError::BadChunk),
+                        b'\r' => TrackState::SizeLf,
+                        b'\n' => return Err(FramingError::BadChunk),
+                        _ => TrackState::Extension,
+                    }
+                }
+                TrackState::SizeLf if b == b'\n' => {
+                    let size = std::mem::take(&mut self.size);
+                    self.digits = 0;
+                    self.line = 0;
+                    if size == 0 {
+                        TrackState::Trailer
+                    } else {
+                        TrackState::Data(size)
+                    }
+                }
+                TrackState::Data(n) => {
+                    let take = n.min(data.len() - i);
+                    i += take;
+                    self.state = if take == n {
+                        TrackState::DataCr
+                    } else {
+                        TrackState::Data(n - take)
+                    };
+                    continue;
+                }
+                TrackState::DataCr if b == b'\r' => TrackState::DataLf,
+                TrackState::DataLf if b == b'\n' => TrackState::Size,
+                TrackState::Trailer if b == b'\r' => TrackState::TrailerLf,
+                TrackState::Trailer => {
+                    self.line += 1;
+                    if self.line > MAX_CHUNK_LINE || b == b'\n' {
+                        return Err(FramingError::BadChunk);
+                    }
+                    TrackState::Trailer
+                }
+                TrackState::TrailerLf if b == b'\n' => {
+                    if self.line == 0 {
+                        self.state = TrackState::Done;
+                        return Ok(Some(i + 1));
+                    }
+                    self.line = 0;
+                    TrackState::Trailer
+                }
+                TrackState::Done => return Ok(Some(i)),
+                _ => return Err(FramingError::BadChunk),
+            };
+            i += 1;
+        }
+        Ok(None)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -320,6 +423,25 @@ mod tests {
                 "cut {cut}"
             );
         }
+    }
+
+    #[test]
+    fn tracker_finds_the_end_at_every_split() {
+        let body = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT";
+        let end = body.len() - 4;
+        for cut in 0..body.len() {
+            let mut t = ChunkTracker::default();
+            let first = t.feed(&body[..cut]).unwrap();
+            let found = match first {
+                Some(n) => n,
+                None => cut + t.feed(&body[cut..]).unwrap().unwrap(),
+            };
+            assert_eq!(found, end, "cut {cut}");
+        }
+        let mut t = ChunkTracker::default();
+        assert!(t.feed(b"zz\r\n").is_err());
+        let mut t = ChunkTracker::default();
+        assert!(t.feed(b"3\r\nabcX").is_err());
     }
 
     #[test]

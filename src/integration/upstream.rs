@@ -24,7 +24,7 @@ use rustls::ClientConfig;
 
 use super::http::Origin;
 use super::tls::{TlsClient, TlsConn, TlsKey, per_core_config, server_name};
-use crate::http::framing::{ChunkScan, decode_chunked, parse_decimal, scan_chunked};
+use crate::http::framing::{ChunkScan, ChunkTracker, decode_chunked, parse_decimal, scan_chunked};
 use crate::http::{MAX_BACKEND_RESPONSE_BYTES, MAX_HEADERS, name_eq, trim_ows};
 
 /// Read size for backend responses.
@@ -62,6 +62,8 @@ pub struct BackendResponse {
     body_range: (usize, usize),
     /// Decoded body when the response was chunked.
     chunked_body: Option<Vec<u8>>,
+    /// The body went straight to a [`Sink`] as it arrived (nothing to write afterwards).
+    pub streamed: bool,
 }
 
 impl BackendResponse {
@@ -254,26 +256,64 @@ impl Pool {
         timeout: Duration,
         resp: &mut BackendResponse,
     ) -> (Result<(), UpstreamError>, Vec<u8>) {
+        self.exchange_with(
+            to,
+            request,
+            head_request,
+            timeout,
+            resp,
+            None::<&mut NoSink>,
+        )
+        .await
+    }
+
+    /// [`Pool::exchange`], streaming the body to `sink` as it arrives when it is chunked or at
+    /// least [`STREAM_THRESHOLD`] long (`resp.streamed` then says so); smaller bodies are read
+    /// whole as usual.
+    pub async fn exchange_streaming<S: Sink>(
+        &self,
+        to: Endpoint<'_>,
+        request: Vec<u8>,
+        head_request: bool,
+        timeout: Duration,
+        resp: &mut BackendResponse,
+        sink: &mut S,
+    ) -> (Result<(), UpstreamError>, Vec<u8>) {
+        self.exchange_with(to, request, head_request, timeout, resp, Some(sink))
+            .await
+    }
+
+    async fn exchange_with<S: Sink>(
+        &self,
+        to: Endpoint<'_>,
+        request: Vec<u8>,
+        head_request: bool,
+        timeout: Duration,
+        resp: &mut BackendResponse,
+        sink: Option<&mut S>,
+    ) -> (Result<(), UpstreamError>, Vec<u8>) {
+        resp.streamed = false;
         match to.tls {
             None => {
-                self.exchange_via(&to.addr, request, head_request, timeout, resp)
+                self.exchange_via(&to.addr, request, head_request, timeout, resp, sink)
                     .await
             }
             Some((key, client)) => {
                 let dial = TlsDial { key, client };
-                self.exchange_via(&dial, request, head_request, timeout, resp)
+                self.exchange_via(&dial, request, head_request, timeout, resp, sink)
                     .await
             }
         }
     }
 
-    async fn exchange_via<D: Dial>(
+    async fn exchange_via<D: Dial, S: Sink>(
         &self,
         dial: &D,
         request: Vec<u8>,
         head_request: bool,
         timeout: Duration,
         resp: &mut BackendResponse,
+        mut sink: Option<&mut S>,
     ) -> (Result<(), UpstreamError>, Vec<u8>) {
         let deadline = Instant::now() + timeout;
         let mut request = request;
@@ -291,7 +331,7 @@ impl Pool {
                 }
             };
             let left = deadline.saturating_duration_since(Instant::now());
-            let fut = exchange_on(conn, request, head_request, resp);
+            let fut = exchange_on(conn, request, head_request, resp, sink.as_deref_mut());
             match monoio::time::timeout(left, fut).await {
                 Err(_) => return (Err(UpstreamError::Timeout), Vec::new()),
                 Ok((outcome, conn, req)) => {
@@ -398,6 +438,98 @@ enum Exchange {
     Broken(&'static str),
 }
 
+/// Receives a backend response as it arrives (HTTP_PROXY streaming).
+#[allow(async_fn_in_trait)] // used generically on one core; no Send bound wanted
+pub trait Sink {
+    /// The head is complete (`resp` has the status and headers): write the response head.
+    async fn head(&mut self, resp: &BackendResponse, framing: StreamFraming) -> io::Result<()>;
+    /// The next body bytes, framed as on the wire (chunk framing passed through).
+    async fn body(&mut self, bytes: &[u8]) -> io::Result<()>;
+}
+
+/// The sink of exchanges that never stream.
+#[derive(Debug)]
+pub struct NoSink;
+
+impl Sink for NoSink {
+    async fn head(&mut self, _: &BackendResponse, _: StreamFraming) -> io::Result<()> {
+        Err(io::Error::other(
+            "streaming is not enabled for this exchange",
+        ))
+    }
+    async fn body(&mut self, _: &[u8]) -> io::Result<()> {
+        Err(io::Error::other(
+            "streaming is not enabled for this exchange",
+        ))
+    }
+}
+
+/// Forwards the body to `sink` as it arrives, until its framing says it ended. `buf` holds the
+/// head and the first body bytes; it is reused for every later read (bounded memory).
+async fn stream_body<C: BackendConn, S: Sink>(
+    conn: &mut C,
+    buf: Vec<u8>,
+    head_len: usize,
+    framing: StreamFraming,
+    keep_alive: bool,
+    sink: &mut S,
+    resp: &mut BackendResponse,
+) -> (Result<bool, Exchange>, Vec<u8>) {
+    resp.streamed = true;
+    // The head's header offsets index into `resp.buf`.
+    resp.buf = buf;
+    if sink.head(resp, framing).await.is_err() {
+        return (
+            Err(Exchange::Broken("client went away")),
+            std::mem::take(&mut resp.buf),
+        );
+    }
+    let mut buf = std::mem::take(&mut resp.buf);
+    let mut tracker = ChunkTracker::default();
+    let mut left = match framing {
+        StreamFraming::Length(n) => n,
+        StreamFraming::Chunked => usize::MAX,
+    };
+    let mut start = head_len;
+    loop {
+        let data = &buf[start..];
+        let (take, done) = match framing {
+            StreamFraming::Length(_) => {
+                let take = data.len().min(left);
+                left -= take;
+                (take, left == 0)
+            }
+            StreamFraming::Chunked => match tracker.feed(data) {
+                Ok(Some(end)) => (end, true),
+                Ok(None) => (data.len(), false),
+                Err(_) => return (Err(Exchange::Broken("bad chunked body from backend")), buf),
+            },
+        };
+        if take > 0 && sink.body(&data[..take]).await.is_err() {
+            return (Err(Exchange::Broken("client went away")), buf);
+        }
+        if done {
+            // Bytes past the end would be a second response we never asked for.
+            return (Ok(keep_alive && start + take == buf.len()), buf);
+        }
+        buf.clear();
+        start = 0;
+        let (res, b) = conn.recv(buf).await;
+        buf = b;
+        match res {
+            Ok(0) | Err(_) => {
+                return (
+                    Err(Exchange::Broken(
+                        "backend closed the connection mid-response",
+                    )),
+                    buf,
+                );
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
 /// Appends to `buf` with one read; returns bytes read (0 = end of stream).
 pub async fn read_more<S: AsyncReadRent>(
     stream: &mut S,
@@ -413,11 +545,12 @@ pub async fn read_more<S: AsyncReadRent>(
     (res, slice.into_inner())
 }
 
-async fn exchange_on<C: BackendConn>(
+async fn exchange_on<C: BackendConn, S: Sink>(
     mut conn: C,
     request: Vec<u8>,
     head_request: bool,
     resp: &mut BackendResponse,
+    mut sink: Option<&mut S>,
 ) -> (Result<bool, Exchange>, C, Vec<u8>) {
     let (res, request) = conn.send(request).await;
     if res.is_err() {
@@ -442,18 +575,60 @@ async fn exchange_on<C: BackendConn>(
                 };
             }
             Err(_) => break Err(Exchange::Broken("read error from backend")),
-            Ok(_) => match parse_response(&buf, head_request, false, resp) {
-                Ok(Some(keep)) => break Ok(keep),
-                Ok(None) if buf.len() > MAX_BACKEND_RESPONSE_BYTES + 64 * 1024 => {
+            Ok(_) => match parse_or_stream(&buf, head_request, false, sink.is_some(), resp) {
+                Ok(Parsed::Done(keep)) => break Ok(keep),
+                Ok(Parsed::More) if buf.len() > MAX_BACKEND_RESPONSE_BYTES + 64 * 1024 => {
                     break Err(Exchange::Broken("backend response too large"));
                 }
-                Ok(None) => continue,
+                Ok(Parsed::More) => continue,
+                Ok(Parsed::Stream {
+                    framing,
+                    keep_alive,
+                    head_len,
+                }) => {
+                    let Some(sink) = sink.as_deref_mut() else {
+                        break Err(Exchange::Broken("no sink to stream to"));
+                    };
+                    let (outcome, b) =
+                        stream_body(&mut conn, buf, head_len, framing, keep_alive, sink, resp)
+                            .await;
+                    buf = b;
+                    break outcome;
+                }
                 Err(e) => break Err(Exchange::Broken(e)),
             },
         }
     };
     resp.buf = buf;
     (outcome, conn, request)
+}
+
+/// How a streamed body is framed on the wire (forwarded as received).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFraming {
+    /// Chunked transfer coding, passed through chunk by chunk.
+    Chunked,
+    /// `Content-Length` bytes.
+    Length(usize),
+}
+
+/// Bodies at least this long are streamed to the client as they arrive rather than read whole.
+pub const STREAM_THRESHOLD: usize = 64 * 1024;
+
+/// What [`parse_response`] found.
+#[derive(Debug, PartialEq, Eq)]
+enum Parsed {
+    /// More bytes are needed.
+    More,
+    /// The whole response is in the buffer; keep-alive or not.
+    Done(bool),
+    /// The head is complete and the body should stream (chunked, or at least
+    /// [`STREAM_THRESHOLD`] long); it starts at `head_len`.
+    Stream {
+        framing: StreamFraming,
+        keep_alive: bool,
+        head_len: usize,
+    },
 }
 
 /// Parses a complete response in `buf` into `resp`. `Ok(None)`: more bytes needed.
@@ -464,11 +639,26 @@ fn parse_response(
     eof: bool,
     resp: &mut BackendResponse,
 ) -> Result<Option<bool>, &'static str> {
+    match parse_or_stream(buf, head_request, eof, false, resp)? {
+        Parsed::More => Ok(None),
+        Parsed::Done(keep) => Ok(Some(keep)),
+        Parsed::Stream { .. } => Err("unexpected stream"),
+    }
+}
+
+/// [`parse_response`], or, when `may_stream`, the decision to stream the body.
+fn parse_or_stream(
+    buf: &[u8],
+    head_request: bool,
+    eof: bool,
+    may_stream: bool,
+    resp: &mut BackendResponse,
+) -> Result<Parsed, &'static str> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut r = httparse::Response::new(&mut headers);
     let head_len = match r.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Ok(None),
+        Ok(httparse::Status::Partial) => return Ok(Parsed::More),
         Err(_) => return Err("malformed response head"),
     };
     let status = r.code.ok_or("missing status")?;
@@ -523,18 +713,33 @@ fn parse_response(
     let no_body = head_request || status == 204 || status == 304;
     if no_body {
         resp.body_range = (head_len, head_len);
-        return Ok(Some(keep_alive));
+        return Ok(Parsed::Done(keep_alive));
+    }
+    if may_stream {
+        let framing = match length {
+            _ if chunked => Some(StreamFraming::Chunked),
+            Some(n) if n >= STREAM_THRESHOLD => Some(StreamFraming::Length(n)),
+            _ => None,
+        };
+        if let Some(framing) = framing {
+            resp.body_range = (head_len, head_len);
+            return Ok(Parsed::Stream {
+                framing,
+                keep_alive,
+                head_len,
+            });
+        }
     }
     if chunked {
         return match scan_chunked(&buf[head_len..], MAX_BACKEND_RESPONSE_BYTES) {
-            Ok(ChunkScan::Partial) => Ok(None),
+            Ok(ChunkScan::Partial) => Ok(Parsed::More),
             Ok(ChunkScan::Complete { data_len, .. }) => {
                 let mut body = Vec::with_capacity(data_len);
                 decode_chunked(&buf[head_len..], &mut body)
                     .map_err(|_| "bad chunked body from backend")?;
                 resp.chunked_body = Some(body);
                 resp.body_range = (head_len, head_len);
-                Ok(Some(keep_alive))
+                Ok(Parsed::Done(keep_alive))
             }
             Err(_) => Err("bad chunked body from backend"),
         };
@@ -543,14 +748,14 @@ fn parse_response(
         Some(n) if n > MAX_BACKEND_RESPONSE_BYTES => Err("backend response too large"),
         Some(n) if buf.len() - head_len >= n => {
             resp.body_range = (head_len, head_len + n);
-            Ok(Some(keep_alive))
+            Ok(Parsed::Done(keep_alive))
         }
-        Some(_) => Ok(None),
+        Some(_) => Ok(Parsed::More),
         None if eof => {
             resp.body_range = (head_len, buf.len());
-            Ok(Some(false))
+            Ok(Parsed::Done(false))
         }
-        None => Ok(None),
+        None => Ok(Parsed::More),
     }
 }
 

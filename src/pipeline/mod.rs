@@ -36,13 +36,23 @@ use crate::http::response::{
 };
 use crate::http::{name_eq, trim_ows};
 use crate::integration::http::{Origin, split_url};
-use crate::integration::upstream::{BackendResponse, Pool, UpstreamError};
+use crate::integration::upstream::{BackendResponse, Pool, Sink, StreamFraming, UpstreamError};
 use crate::integration::{
     Integration, IntegrationResponse, IntegrationType, ParamLocation, ParamSource, Passthrough,
     ResponseSource, TemplateEntry,
 };
 use crate::route::{Method, Params};
 use crate::template::{ContextValues, Identity, Overrides, RenderState, RequestData};
+use monoio::io::AsyncWriteRentExt;
+use monoio::net::TcpStream;
+
+/// What the connection does after a response that was streamed.
+pub(super) enum Flow {
+    /// Go on with the next request (keep-alive permitting).
+    Continue,
+    /// Close: a streamed response could not be completed.
+    Close,
+}
 
 /// Proxy integrations have no templates, hence no overrides.
 static NO_OVERRIDES: Overrides = Overrides {
@@ -137,6 +147,7 @@ pub async fn handle(
     keep_alive: bool,
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
+    client: &mut monoio::net::TcpStream,
 ) -> bool {
     let snapshot = worker.snapshot();
     let head = req.method == "HEAD";
@@ -177,7 +188,14 @@ pub async fn handle(
     } else {
         match integration.kind {
             IntegrationType::HttpProxy => {
-                http_proxy(worker, req, &target, keep_alive, scratch, out).await
+                let idle = snapshot.server.idle_timeout;
+                match http_proxy(worker, req, &target, keep_alive, scratch, out, client, idle).await
+                {
+                    Ok(Flow::Continue) => Ok(()),
+                    // A streamed response broke after its head was sent: only closing is left.
+                    Ok(Flow::Close) => return false,
+                    Err(r) => Err(r),
+                }
             }
             IntegrationType::Http => http(worker, req, &target, keep_alive, scratch, out).await,
             IntegrationType::Mock => mock(req, &target, keep_alive, out),

@@ -4,6 +4,7 @@
 use super::*;
 
 /// `HTTP_PROXY`: forward the request (path, query, headers, body) and pass the answer back.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn http_proxy(
     worker: &Worker,
     req: &Request<'_>,
@@ -11,7 +12,9 @@ pub(super) async fn http_proxy(
     keep_alive: bool,
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
-) -> Result<(), Reject> {
+    client: &mut TcpStream,
+    idle_timeout: std::time::Duration,
+) -> Result<Flow, Reject> {
     let integration = &t.method.integration;
     let mut url = std::mem::take(&mut scratch.url);
     backend_url(req, t, &NO_OVERRIDES, &mut url)?;
@@ -74,19 +77,62 @@ pub(super) async fn http_proxy(
     r.extend_from_slice(req.body);
     scratch.url = url;
     let head_request = method == "HEAD";
+    let mut sink = ClientSink {
+        client,
+        out,
+        t,
+        keep_alive,
+        idle_timeout,
+        started: false,
+    };
     let (res, buf) = worker
         .pool
-        .exchange(
+        .exchange_streaming(
             addr,
             r,
             head_request,
             integration.timeout,
             &mut scratch.backend,
+            &mut sink,
         )
         .await;
     scratch.backend_request = buf;
+    if sink.started {
+        // The head is on the wire: a failure now can only end the connection.
+        return if res.is_ok() {
+            Ok(Flow::Continue)
+        } else {
+            Ok(Flow::Close)
+        };
+    }
     res.map_err(upstream_reject)?;
     let b = &scratch.backend;
+    let backend_length = write_proxy_head(b, t, keep_alive, out);
+    let body = b.body();
+    if req.method == "HEAD" {
+        match backend_length {
+            Some(v) => header(out, "Content-Length", v),
+            None => content_length(out, 0),
+        }
+        out.extend_from_slice(b"\r\n");
+    } else {
+        content_length(out, body.len());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(body);
+    }
+    Ok(Flow::Continue)
+}
+
+/// Status line and headers of a proxied response, without the framing header and the final
+/// CRLF: the backend's headers, with `Connection`, `Content-Length`, `Date` and `Server`
+/// renamed `x-amzn-Remapped-*` as AWS does (aws-behavior §6.4, AWS-validated), then ours.
+/// Returns the backend's `Content-Length` value.
+fn write_proxy_head<'b>(
+    b: &'b BackendResponse,
+    t: &Target<'_, '_>,
+    keep_alive: bool,
+    out: &mut Vec<u8>,
+) -> Option<&'b [u8]> {
     status_line(out, b.status);
     let mut backend_length: Option<&[u8]> = None;
     for (name, value) in b.header_iter() {
@@ -101,7 +147,6 @@ pub(super) async fn http_proxy(
             if name_eq(name, "content-length") {
                 backend_length = Some(value);
             }
-            // AWS renames these instead of passing them (aws-behavior §6.4, AWS-validated).
             out.extend_from_slice(b"x-amzn-Remapped-");
             header(out, name, value);
             continue;
@@ -109,17 +154,58 @@ pub(super) async fn http_proxy(
         header(out, name, value);
     }
     common_headers(t, keep_alive, out);
-    let body = b.body();
-    if req.method == "HEAD" {
-        match backend_length {
-            Some(v) => header(out, "Content-Length", v),
-            None => content_length(out, 0),
-        }
-        out.extend_from_slice(b"\r\n");
-    } else {
-        content_length(out, body.len());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(body);
+    backend_length
+}
+
+/// Streams a large or chunked backend body to the client as it arrives: the head first
+/// (after any earlier pipelined responses still in `out`), then each piece as read, framed as
+/// the backend framed it (chunked stays chunked; a length stays a length).
+struct ClientSink<'a, 't> {
+    client: &'a mut TcpStream,
+    out: &'a mut Vec<u8>,
+    t: &'a Target<'t, 't>,
+    keep_alive: bool,
+    idle_timeout: std::time::Duration,
+    started: bool,
+}
+
+impl ClientSink<'_, '_> {
+    async fn flush(&mut self) -> std::io::Result<()> {
+        let pending = std::mem::take(self.out);
+        let (res, mut buf) =
+            match monoio::time::timeout(self.idle_timeout, self.client.write_all(pending)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "client stopped reading",
+                    ));
+                }
+            };
+        buf.clear();
+        *self.out = buf;
+        res.map(|_| ())
     }
-    Ok(())
+}
+
+impl Sink for ClientSink<'_, '_> {
+    async fn head(
+        &mut self,
+        resp: &BackendResponse,
+        framing: StreamFraming,
+    ) -> std::io::Result<()> {
+        self.started = true;
+        write_proxy_head(resp, self.t, self.keep_alive, self.out);
+        match framing {
+            StreamFraming::Chunked => header(self.out, "Transfer-Encoding", b"chunked"),
+            StreamFraming::Length(n) => content_length(self.out, n),
+        }
+        self.out.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+
+    async fn body(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.out.extend_from_slice(bytes);
+        self.flush().await
+    }
 }

@@ -197,8 +197,15 @@ pub async fn serve(
                 client_ip: &peer_ip,
             };
             in_flight.start();
-            let keep =
-                pipeline::handle(&worker, &request, keep_alive, &mut scratch, &mut out).await;
+            let keep = pipeline::handle(
+                &worker,
+                &request,
+                keep_alive,
+                &mut scratch,
+                &mut out,
+                &mut stream,
+            )
+            .await;
             start += consumed;
             head_started = None;
             if !keep {

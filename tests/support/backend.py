@@ -14,6 +14,8 @@ Prints `PORT <n>` on stdout once listening, then serves HTTP/1.1 with keep-alive
   /conn               200, JSON {peer_port, served}: the client's port and how many requests
                       this connection has carried (shows keep-alive reuse)
   /tls                200, JSON {sni, alpn, version} of the TLS session (with --tls)
+  /slow-chunks        200 chunked: "first", then 600 ms later "second"
+  /big/<n>            200 with n bytes of 'x' (Content-Length)
   anything else       200, the same JSON as /echo
 
 With `--tls CERT KEY` (PEM files) it serves HTTPS instead; the handshake runs in the
@@ -103,6 +105,18 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if parts[0] == "slow-chunks":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"5\r\nfirst\r\n")
+            self.wfile.flush()
+            time.sleep(0.6)
+            self.wfile.write(b"6\r\nsecond\r\n0\r\n\r\n")
+            return
+        if parts[0] == "big" and len(parts) > 1:
+            return self._send(200, b"x" * int(parts[1]), ctype="application/octet-stream")
         if parts[0] == "raw-echo":
             return self._send(200, body)
         if parts[0] == "conn":
