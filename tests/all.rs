@@ -29,3 +29,6 @@ mod vtl;
 
 // The same conformance pipeline cases through the real gateway and a real echo backend.
 mod pipeline_cases;
+
+// `tollgate test-invoke`: MOCK and HTTP methods in-process, the printed execution log.
+mod test_invoke;

@@ -10,6 +10,8 @@ mod map;
 mod proxy;
 mod resolve;
 mod respond;
+pub mod test_invoke;
+pub mod trace;
 
 pub mod gateway_response;
 
@@ -93,6 +95,8 @@ pub struct Scratch {
     backend: BackendResponse,
     url: String,
     body: Vec<u8>,
+    /// `Some` only for `tollgate test-invoke`: the stages log into it (trace.rs).
+    pub trace: Option<Box<trace::Trace>>,
 }
 
 /// What one request resolved to.
@@ -130,10 +134,16 @@ pub async fn handle(
     let target = match resolve(&snapshot, req) {
         Ok(t) => t,
         Err(r) => {
+            if let Some(tr) = scratch.trace.as_deref_mut() {
+                tr.reject(r);
+            }
             gateway_response::write(r, keep_alive, head, out);
             return keep_alive;
         }
     };
+    if let Some(tr) = scratch.trace.as_deref_mut() {
+        tr.method_request(req, &target);
+    }
     let integration = &target.method.integration;
     let result = if integration.illegal_header_mapping {
         Err(Reject::ApiConfiguration)
@@ -143,11 +153,14 @@ pub async fn handle(
                 http_proxy(worker, req, &target, keep_alive, scratch, out).await
             }
             IntegrationType::Http => http(worker, req, &target, keep_alive, scratch, out).await,
-            IntegrationType::Mock => mock(req, &target, keep_alive, out),
+            IntegrationType::Mock => mock(req, &target, keep_alive, scratch, out),
             IntegrationType::Aws | IntegrationType::AwsProxy => Err(Reject::ApiConfiguration),
         }
     };
     if let Err(r) = result {
+        if let Some(tr) = scratch.trace.as_deref_mut() {
+            tr.reject(r);
+        }
         gateway_response::write(r, keep_alive, head, out);
     }
     keep_alive

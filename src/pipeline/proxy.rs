@@ -74,6 +74,9 @@ pub(super) async fn http_proxy(
     r.extend_from_slice(b"\r\n");
     r.extend_from_slice(req.body);
     scratch.url = url;
+    if let Some(tr) = scratch.trace.as_deref_mut() {
+        tr.endpoint_request(&scratch.url, &r);
+    }
     let head_request = method == "HEAD";
     let (res, buf) = worker
         .pool
@@ -86,6 +89,9 @@ pub(super) async fn http_proxy(
         )
         .await;
     scratch.backend_request = buf;
+    if let Some(tr) = scratch.trace.as_deref_mut() {
+        tr.endpoint_response(&res, &scratch.backend);
+    }
     res.map_err(upstream_reject)?;
     let b = &scratch.backend;
     status_line(out, b.status);
