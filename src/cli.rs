@@ -66,6 +66,10 @@ enum Command {
         /// The request description (JSON).
         #[arg(long)]
         request: PathBuf,
+        /// Instead of printing the output, render repeatedly for this many milliseconds and
+        /// print the rate (used by bench/templates-vs-peers.sh).
+        #[arg(long, value_name = "MS")]
+        bench_ms: Option<u64>,
     },
     /// Run one request through the whole pipeline in-process (like AWS TestInvokeMethod)
     /// and print the endpoint request, the backend's answer, the method response, AWS's
@@ -198,8 +202,12 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         },
-        Command::Render { template, request } => {
-            crate::template::playground::run(&template, &request)
+        Command::Render {
+            template,
+            request,
+            bench_ms,
+        } => {
+            crate::template::playground::run(&template, &request, bench_ms)
         }
         Command::TestInvoke {
             file,
