@@ -206,9 +206,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             template,
             request,
             bench_ms,
-        } => {
-            crate::template::playground::run(&template, &request, bench_ms)
-        }
+        } => crate::template::playground::run(&template, &request, bench_ms),
         Command::TestInvoke {
             file,
             method,

@@ -32,3 +32,6 @@ mod pipeline_cases;
 
 // `tollgate test-invoke`: MOCK and HTTP methods in-process, the printed execution log.
 mod test_invoke;
+
+// Differential test: generated templates against stock Apache Velocity 1.7 (needs a JDK).
+mod velocity_diff;

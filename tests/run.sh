@@ -15,6 +15,16 @@ if ((${#need_apt[@]})); then
     echo "tests need: ${need_apt[*]}" >&2; exit 1
   fi
 fi
+# Optional: the differential test against Apache Velocity 1.7 (tests/velocity_diff.rs) runs
+# when a JDK and Debian's velocity jars are present, and skips itself otherwise.
+opt_apt=()
+command -v javac >/dev/null || opt_apt+=(default-jdk-headless)
+[[ -e /usr/share/java/velocity-1.7.jar ]] || opt_apt+=(velocity)
+if ((${#opt_apt[@]})) && command -v apt-get >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && timeout 600 apt-get install -y -qq "${opt_apt[@]}"; } ||
+    echo "could not install ${opt_apt[*]}: the Velocity differential test will skip" >&2
+fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 cargo fmt --all --check
