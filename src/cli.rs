@@ -1,4 +1,4 @@
-//! The command line: `serve`, `validate`, `render` (argument shapes only; each command
+//! The command line: `serve`, `validate`, `render`, `test-invoke` (argument shapes only; each command
 //! calls into the module that does the work).
 
 use std::net::SocketAddr;
@@ -93,7 +93,51 @@ enum Command {
         /// The request description (JSON).
         #[arg(long)]
         request: PathBuf,
+        /// Instead of printing the output, render repeatedly for this many milliseconds and
+        /// print the rate (used by bench/templates-vs-peers.sh).
+        #[arg(long, value_name = "MS")]
+        bench_ms: Option<u64>,
     },
+    /// Run one request through the whole pipeline in-process (like AWS TestInvokeMethod)
+    /// and print the endpoint request, the backend's answer, the method response, AWS's
+    /// execution log and the time spent in each stage.
+    TestInvoke {
+        /// A gateway config (YAML) or an OpenAPI document.
+        file: PathBuf,
+        /// The HTTP method.
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// The path below the stage, with an optional query string (`/pets/1?x=y`).
+        #[arg(long)]
+        path: String,
+        /// A request header, `Name: value` (repeatable).
+        #[arg(short = 'H', long = "header", value_parser = parse_header)]
+        header: Vec<(String, String)>,
+        /// The request body.
+        #[arg(short = 'd', long = "data")]
+        data: Option<String>,
+        /// The stage (default: the API's first stage).
+        #[arg(long)]
+        stage: Option<String>,
+        /// A stage variable, `name=value` (repeatable).
+        #[arg(long = "stage-var", value_parser = parse_kv)]
+        stage_var: Vec<(String, String)>,
+    },
+}
+
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}` is not `Name: value`"))?;
+    let name = name.trim();
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !valid || value.bytes().any(|b| b == b'\r' || b == b'\n') {
+        return Err(format!("`{s}` is not a valid header line"));
+    }
+    Ok((name.to_string(), value.trim().to_string()))
 }
 
 #[derive(Subcommand, Debug)]
@@ -307,8 +351,47 @@ pub fn run() -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Render { template, request } => {
-            crate::template::playground::run(&template, &request)
+        Command::Render {
+            template,
+            request,
+            bench_ms,
+        } => crate::template::playground::run(&template, &request, bench_ms),
+        Command::TestInvoke {
+            file,
+            method,
+            path,
+            header,
+            data,
+            stage,
+            stage_var,
+        } => {
+            let overrides = Overrides {
+                stage: stage.clone(),
+                stage_vars: stage_var,
+                ..Overrides::default()
+            };
+            let loaded = match config::load(&file, &overrides) {
+                Ok(l) => l,
+                Err(problems) => {
+                    crate::warn!("{problems}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            let invocation = crate::pipeline::test_invoke::Invocation {
+                method: method.to_ascii_uppercase(),
+                path,
+                headers: header,
+                body: data.map(String::into_bytes).unwrap_or_default(),
+                stage,
+            };
+            let outcome = crate::pipeline::test_invoke::invoke(loaded.snapshot, &invocation)
+                .context("test-invoke")?;
+            let report = outcome.report();
+            {
+                use std::io::Write as _;
+                let _ = std::io::stdout().write_all(report.as_bytes());
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

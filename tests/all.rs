@@ -42,3 +42,9 @@ mod lambda;
 
 // SigV4 for the Lambda Invoke API: byte-for-byte against botocore, and a signed round trip.
 mod sigv4;
+
+// `tollgate test-invoke`: MOCK and HTTP methods in-process, the printed execution log.
+mod test_invoke;
+
+// Differential test: generated templates against stock Apache Velocity 1.7 (needs a JDK).
+mod velocity_diff;

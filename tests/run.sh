@@ -23,6 +23,16 @@ python3 -c 'import awslambdaric' 2>/dev/null || python3 -m pip install --quiet a
 # boto3/botocore: the SigV4 tests compare our signatures with botocore's (tests/sigv4/).
 python3 -c 'import botocore' 2>/dev/null || python3 -m pip install -q boto3 \
   || python3 -m pip install -q --break-system-packages boto3
+# Optional: the differential test against Apache Velocity 1.7 (tests/velocity_diff.rs) runs
+# when a JDK and Debian's velocity jars are present, and skips itself otherwise.
+opt_apt=()
+command -v javac >/dev/null || opt_apt+=(default-jdk-headless)
+[[ -e /usr/share/java/velocity-1.7.jar ]] || opt_apt+=(velocity)
+if ((${#opt_apt[@]})) && command -v apt-get >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq && timeout 600 apt-get install -y -qq "${opt_apt[@]}"; } ||
+    echo "could not install ${opt_apt[*]}: the Velocity differential test will skip" >&2
+fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 cargo fmt --all --check

@@ -84,6 +84,9 @@ pub(super) async fn http(
     r.extend_from_slice(&body);
     scratch.body = body;
     scratch.url = url;
+    if let Some(tr) = scratch.trace.as_deref_mut() {
+        tr.endpoint_request(&scratch.url, &r);
+    }
     let (res, buf) = worker
         .pool
         .exchange(
@@ -95,6 +98,9 @@ pub(super) async fn http(
         )
         .await;
     scratch.backend_request = buf;
+    if let Some(tr) = scratch.trace.as_deref_mut() {
+        tr.endpoint_response(&res, &scratch.backend);
+    }
     res.map_err(upstream_reject)?;
     let status = scratch.backend.status;
     let mut b = itoa::Buffer::new();
@@ -130,6 +136,7 @@ pub(super) fn mock(
     req: &Request<'_>,
     t: &Target<'_, '_>,
     keep_alive: bool,
+    scratch: &mut Scratch,
     out: &mut Vec<u8>,
 ) -> Result<(), Reject> {
     let integration = &t.method.integration;
@@ -145,6 +152,16 @@ pub(super) fn mock(
         // Passthrough: the body itself must name the status.
         None => crate::template::mock_status_code(req.body).unwrap_or(200),
     };
+    if let Some(tr) = scratch.trace.as_deref_mut() {
+        tr.mock(
+            if template.is_some() {
+                &rendered
+            } else {
+                req.body
+            },
+            status,
+        );
+    }
     let mut b = itoa::Buffer::new();
     let selected = integration
         .select_response(b.format(status))

@@ -11,6 +11,8 @@ mod map;
 mod proxy;
 mod resolve;
 mod respond;
+pub mod test_invoke;
+pub mod trace;
 
 pub mod gateway_response;
 
@@ -106,6 +108,8 @@ pub struct Scratch {
     backend: BackendResponse,
     url: String,
     body: Vec<u8>,
+    /// `Some` only for `tollgate test-invoke`: the stages log into it (trace.rs).
+    pub trace: Option<Box<trace::Trace>>,
 }
 
 /// What one request resolved to.
@@ -147,17 +151,23 @@ pub async fn handle(
     keep_alive: bool,
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
-    client: &mut monoio::net::TcpStream,
+    client: Option<&mut monoio::net::TcpStream>,
 ) -> bool {
     let snapshot = worker.snapshot();
     let head = req.method == "HEAD";
     let mut target = match resolve(&snapshot, req) {
         Ok(t) => t,
         Err(r) => {
+            if let Some(tr) = scratch.trace.as_deref_mut() {
+                tr.reject(r);
+            }
             gateway_response::write(r, keep_alive, head, out);
             return keep_alive;
         }
     };
+    if let Some(tr) = scratch.trace.as_deref_mut() {
+        tr.method_request(req, &target);
+    }
     // LIMIT: API key, usage plan, token buckets and quota, in one call (src/limit/).
     let limiter = &snapshot.limiter;
     let key = if target.method.api_key_required {
@@ -178,6 +188,9 @@ pub async fn handle(
                 crate::limit::Rejection::QuotaExceeded => Reject::QuotaExceeded,
                 crate::limit::Rejection::InvalidApiKey => Reject::InvalidApiKey,
             };
+            if let Some(tr) = scratch.trace.as_deref_mut() {
+                tr.reject(r);
+            }
             gateway_response::write(r, keep_alive, head, out);
             return keep_alive;
         }
@@ -198,7 +211,7 @@ pub async fn handle(
                 }
             }
             IntegrationType::Http => http(worker, req, &target, keep_alive, scratch, out).await,
-            IntegrationType::Mock => mock(req, &target, keep_alive, out),
+            IntegrationType::Mock => mock(req, &target, keep_alive, scratch, out),
             IntegrationType::AwsProxy => {
                 lambda_proxy(
                     worker,
@@ -226,6 +239,9 @@ pub async fn handle(
         }
     };
     if let Err(r) = result {
+        if let Some(tr) = scratch.trace.as_deref_mut() {
+            tr.reject(r);
+        }
         gateway_response::write(r, keep_alive, head, out);
     }
     keep_alive

@@ -12,7 +12,7 @@ pub(super) async fn http_proxy(
     keep_alive: bool,
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
-    client: &mut TcpStream,
+    client: Option<&mut TcpStream>,
     idle_timeout: std::time::Duration,
 ) -> Result<Flow, Reject> {
     let integration = &t.method.integration;
@@ -76,28 +76,53 @@ pub(super) async fn http_proxy(
     r.extend_from_slice(b"\r\n");
     r.extend_from_slice(req.body);
     scratch.url = url;
+    if let Some(tr) = scratch.trace.as_deref_mut() {
+        tr.endpoint_request(&scratch.url, &r);
+    }
     let head_request = method == "HEAD";
-    let mut sink = ClientSink {
+    // With a client socket, large and chunked bodies stream; without one (test-invoke) every
+    // response is read whole.
+    let mut sink = client.map(|client| ClientSink {
         client,
-        out,
+        out: &mut *out,
         t,
         keep_alive,
         idle_timeout,
         started: false,
+    });
+    let (res, buf) = match sink.as_mut() {
+        Some(sink) => {
+            worker
+                .pool
+                .exchange_streaming(
+                    addr,
+                    r,
+                    head_request,
+                    integration.timeout,
+                    &mut scratch.backend,
+                    sink,
+                )
+                .await
+        }
+        None => {
+            worker
+                .pool
+                .exchange(
+                    addr,
+                    r,
+                    head_request,
+                    integration.timeout,
+                    &mut scratch.backend,
+                )
+                .await
+        }
     };
-    let (res, buf) = worker
-        .pool
-        .exchange_streaming(
-            addr,
-            r,
-            head_request,
-            integration.timeout,
-            &mut scratch.backend,
-            &mut sink,
-        )
-        .await;
+    let started = sink.as_ref().is_some_and(|s| s.started);
     scratch.backend_request = buf;
-    if sink.started {
+    if let Some(tr) = scratch.trace.as_deref_mut() {
+        tr.endpoint_response(&res, &scratch.backend);
+    }
+    if started {
         // The head is on the wire: a failure now can only end the connection.
         return if res.is_ok() {
             Ok(Flow::Continue)

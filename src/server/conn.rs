@@ -203,7 +203,7 @@ pub async fn serve(
                 keep_alive,
                 &mut scratch,
                 &mut out,
-                &mut stream,
+                Some(&mut stream),
             )
             .await;
             start += consumed;

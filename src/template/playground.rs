@@ -15,9 +15,19 @@ use serde_json::Value as J;
 
 use super::{ContextValues, Identity, IntegrationResponse, RenderState, RequestData, Template};
 
+/// Upper bound on `--bench-ms`, so a typo cannot keep a CI machine busy for hours.
+pub const MAX_BENCH_MS: u64 = 60_000;
+
+/// Renders between two looks at the clock in `--bench-ms` mode (a clock read per render
+/// would be a visible part of a sub-microsecond render).
+const BENCH_BATCH: u64 = 64;
+
 /// Renders `template` with the request described in `request` (the conformance-case shape),
-/// printing exactly the rendered text to stdout.
-pub fn run(template: &Path, request: &Path) -> anyhow::Result<ExitCode> {
+/// printing exactly the rendered text to stdout. With `bench_ms`, renders repeatedly for
+/// that long instead (each render as the gateway does it: a fresh [`RenderState`], the body
+/// parsed again) and prints one line, `renders_per_sec=R renders=N seconds=S`, for
+/// `bench/templates-vs-peers.sh`.
+pub fn run(template: &Path, request: &Path, bench_ms: Option<u64>) -> anyhow::Result<ExitCode> {
     let source = std::fs::read_to_string(template)
         .with_context(|| format!("reading {}", template.display()))?;
     let req_text = std::fs::read_to_string(request)
@@ -33,6 +43,9 @@ pub fn run(template: &Path, request: &Path) -> anyhow::Result<ExitCode> {
     };
     let owned = OwnedRequest::from_json(&req);
     let mut out = Vec::new();
+    if let Some(ms) = bench_ms {
+        return bench(&t, &owned, ms.min(MAX_BENCH_MS), template);
+    }
     let mut state = RenderState::new();
     let result = owned.with_data(|data, resp| t.render(data, resp, &mut state, &mut out));
     if let Err(e) = result {
@@ -48,6 +61,33 @@ pub fn run(template: &Path, request: &Path) -> anyhow::Result<ExitCode> {
     if ov != super::Overrides::default() {
         crate::warn!("{}", overrides_json(&ov));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `--bench-ms` loop: render for `ms` milliseconds, print the rate.
+fn bench(t: &Template, owned: &OwnedRequest, ms: u64, name: &Path) -> anyhow::Result<ExitCode> {
+    let budget = std::time::Duration::from_millis(ms);
+    let mut out = Vec::with_capacity(4096);
+    let start = std::time::Instant::now();
+    let mut renders: u64 = 0;
+    // Bounded by the clock: at most `MAX_BENCH_MS`.
+    while start.elapsed() < budget {
+        for _ in 0..BENCH_BATCH {
+            out.clear();
+            let mut state = RenderState::new();
+            if let Err(e) = owned.with_data(|d, r| t.render(d, r, &mut state, &mut out)) {
+                crate::warn!("{}: {}", name.display(), e.with_caret());
+                return Ok(ExitCode::FAILURE);
+            }
+            std::hint::black_box(out.len());
+        }
+        renders += BENCH_BATCH;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    crate::say!(
+        "renders_per_sec={:.0} renders={renders} seconds={secs:.3}",
+        renders as f64 / secs
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Renders the AWS developer-guide templates (conformance cases 052-069, the inputs of
+# bench/template.rs) with Tollgate, velocityjs (npm; serverless-offline's engine) and
+# airspeed-ext (PyPI; LocalStack's engine) in one run, and prints renders/s for each and
+# Tollgate's ratio to each. Target (issue 3): at least 20x velocityjs on every template.
+#
+#   bench/templates-vs-peers.sh [BUDGET_MS]     # time per template per engine, default 1000
+#
+# Every engine compiles each template once, then renders it in a loop for BUDGET_MS, with a
+# fresh request context and the body JSON-parsed again each render (what the gateway does
+# per request). Ours is `tollgate render --bench-ms` (release build). The peers get small
+# $input/$util/$context objects shaped like their host projects' (bench/peers/*-render.*);
+# `same` says whether the peer's output equals the AWS-recorded one.
+#
+# Needs node + npm, python3 (venv) and cargo. Installs the peers (pinned) into a temp dir
+# that is removed on exit; the only network use is the two registries. Every step is under
+# `timeout`, so the whole run is bounded (about 3 x 18 x BUDGET_MS plus installs and a build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+budget=${1:-1000}
+if ! [[ $budget =~ ^[0-9]+$ ]] || ((budget < 50 || budget > 10000)); then
+  echo "BUDGET_MS must be 50..10000" >&2; exit 2
+fi
+VELOCITYJS=2.1.7
+AIRSPEED=0.6.9
+for tool in node npm python3 cargo; do
+  command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
+done
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cases=(tests/conformance/vtl/05[2-9]-*.json tests/conformance/vtl/06[0-9]-*.json)
+per_engine=$((${#cases[@]} * budget / 1000 + 60))
+
+echo "installing velocityjs@$VELOCITYJS and airspeed-ext==$AIRSPEED into $work ..." >&2
+timeout 300 npm install --silent --no-audit --no-fund --prefix "$work/js" "velocityjs@$VELOCITYJS" >&2
+timeout 120 python3 -m venv "$work/py"
+timeout 300 "$work/py/bin/pip" install -q --disable-pip-version-check "airspeed-ext==$AIRSPEED" >&2
+echo "building tollgate (release) ..." >&2
+timeout 1800 cargo build --release --locked --bin tollgate >&2
+
+# Split each case into the template and the `tollgate render` request (bench/template.rs's way).
+python3 - "$work/cases" "${cases[@]}" <<'EOF'
+import json, os, sys
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+for path in sys.argv[2:]:
+    c = json.load(open(path))
+    name = os.path.basename(path)[:-5]
+    req = dict(c["request"])
+    req["stage_variables"] = c.get("stage_variables") or {}
+    req["context"] = c.get("context") or {}
+    if "integration_response" in c:
+        req["integration_response"] = c["integration_response"]
+    open(f"{out}/{name}.vtl", "w").write(c["template"])
+    json.dump(req, open(f"{out}/{name}.req.json", "w"))
+EOF
+
+echo "rendering, ${budget} ms per template per engine ..." >&2
+: >"$work/ours.txt"
+for c in "${cases[@]}"; do
+  name=$(basename "$c" .json)
+  line=$(timeout $((budget / 1000 + 30)) target/release/tollgate render "$work/cases/$name.vtl" \
+    --request "$work/cases/$name.req.json" --bench-ms "$budget")
+  echo "$name ${line%% *}" >>"$work/ours.txt"
+done
+NODE_PATH="$work/js/node_modules" timeout "$per_engine" \
+  node bench/peers/velocityjs-render.js "$budget" "${cases[@]}" >"$work/velocityjs.txt"
+timeout "$per_engine" "$work/py/bin/python" bench/peers/airspeed-render.py "$budget" "${cases[@]}" \
+  >"$work/airspeed.txt"
+
+python3 - "$work" <<'EOF'
+import sys
+work = sys.argv[1]
+def load(f):
+    rows = {}
+    for line in open(f"{work}/{f}"):
+        name, rest = line.split(" ", 1)
+        kv = dict(p.split("=", 1) for p in rest.split() if "=" in p)
+        rows[name] = (kv.get("renders_per_sec"), kv.get("same_output", "-"))
+    return rows
+ours, vjs, asp = load("ours.txt"), load("velocityjs.txt"), load("airspeed.txt")
+def num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+print(f"{'template':<48} {'tollgate/s':>11} {'velocityjs/s':>12} {'same':>4} {'airspeed/s':>10} {'same':>4} {'x vjs':>6} {'x asp':>6}")
+worst = None
+for name in sorted(ours):
+    o = num(ours[name][0])
+    v, vs = vjs.get(name, (None, "-"))
+    a, as_ = asp.get(name, (None, "-"))
+    rv = o / num(v) if o and num(v) else None
+    ra = o / num(a) if o and num(a) else None
+    if rv is not None:
+        worst = rv if worst is None else min(worst, rv)
+    f = lambda x: f"{x:.0f}" if x is not None else "error"
+    r = lambda x: f"{x:.0f}x" if x is not None else "-"
+    print(f"{name:<48} {f(o):>11} {f(num(v)):>12} {vs:>4} {f(num(a)):>10} {as_:>4} {r(rv):>6} {r(ra):>6}")
+if worst is not None:
+    verdict = "met" if worst >= 20 else "NOT met"
+    print(f"lowest ratio to velocityjs: {worst:.0f}x (target 20x: {verdict})")
+EOF
