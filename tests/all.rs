@@ -9,6 +9,9 @@ mod support;
 // Routing: AWS precedence, stages, custom domains, the 403 for no match.
 mod routing;
 
+// The conformance corpus error cases for routing, API keys and HTTP integrations (raw bytes).
+mod conformance_errors;
+
 // Integrations: HTTP_PROXY, HTTP, MOCK, mappings, stage variables, backend failures.
 mod integrations;
 
