@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 
-use super::worker::Shared;
+use super::worker::{ConnClock, Shared};
 use crate::http::framing::{
     BodyFraming, ChunkScan, FramingError, decode_chunked, head_info, scan_chunked,
 };
@@ -75,6 +75,11 @@ pub async fn serve(
     let mut scratch = Scratch::default();
     let mut head_started: Option<Instant> = None;
     let peer_ip = peer.ip().to_string();
+    let clock = Rc::new(ConnClock {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&stream),
+        deadline: std::cell::Cell::new(None),
+    });
+    shared.clocks.borrow_mut().push(Rc::downgrade(&clock));
     let mut in_flight = InFlight {
         shared: &shared,
         counted: 0,
@@ -221,11 +226,14 @@ pub async fn serve(
             out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
         }
         if !out.is_empty() {
-            let (res, o) =
-                match monoio::time::timeout(settings.idle_timeout, stream.write_all(out)).await {
-                    Ok(r) => r,
-                    Err(_) => return,
-                };
+            let (res, o) = {
+                clock
+                    .deadline
+                    .set(Some(Instant::now() + settings.idle_timeout));
+                let r = stream.write_all(out).await;
+                clock.deadline.set(None);
+                r
+            };
             out = o;
             out.clear();
             in_flight.written();
@@ -247,11 +255,9 @@ pub async fn serve(
         if wait == Duration::ZERO {
             return;
         }
-        let (res, b) =
-            match monoio::time::timeout(wait, read_more(&mut stream, buf, READ_BUF)).await {
-                Ok(r) => r,
-                Err(_) => return,
-            };
+        clock.deadline.set(Some(Instant::now() + wait));
+        let (res, b) = read_more(&mut stream, buf, READ_BUF).await;
+        clock.deadline.set(None);
         buf = b;
         match res {
             Ok(0) | Err(_) => return,
