@@ -224,7 +224,33 @@ fn stats(
             "CacheMissCount": hm.misses,
         }));
     }
-    serde_json::json!({"items": items, "workers": asked, "answered": answered})
+    let mut stages = Vec::new();
+    for cached in &snapshot.cache_stages {
+        let Some(api) = snapshot.apis.get(cached.api) else {
+            continue;
+        };
+        let Some(st) = api.stages.get(cached.stage) else {
+            continue;
+        };
+        if api_id.is_some_and(|a| a != api.id) || stage.is_some_and(|s| s != st.name) {
+            continue;
+        }
+        let cores: Vec<serde_json::Value> = counts
+            .stores
+            .iter()
+            .filter(|(id, _)| *id == cached.id)
+            .map(|(_, s)| {
+                serde_json::json!({
+                    "entries": s.entries,
+                    "accountedBytes": s.accounted_bytes,
+                    "budgetBytes": s.budget_bytes,
+                    "evictions": s.evictions,
+                })
+            })
+            .collect();
+        stages.push(serde_json::json!({"apiId": api.id, "stage": st.name, "cores": cores}));
+    }
+    serde_json::json!({"items": items, "stages": stages, "workers": asked, "answered": answered})
 }
 
 fn respond(stream: &mut TcpStream, status: u16, body: &str) -> std::io::Result<()> {
