@@ -20,8 +20,9 @@ use crossbeam_channel::Receiver;
 
 use super::*;
 use crate::cache::{
-    CacheCommand, CacheDecision, CachedResponse, CoreCache, KeyBuilder, KeyParamSource, MetricKey,
-    OwnedCacheKey, StoreRequest, UNAUTHORIZED_CACHE_CONTROL_WARNING, decide,
+    CacheCommand, CacheDecision, CachedResponse, CoreCache, KeyBuilder, KeyParamSource,
+    MAX_CACHED_BODY_BYTES, MetricKey, OwnedCacheKey, StoreRequest,
+    UNAUTHORIZED_CACHE_CONTROL_WARNING, decide,
 };
 
 /// No caller holds `execute-api:InvalidateCache` until IAM authorization exists (module docs).
@@ -246,9 +247,14 @@ fn last_line_start(head: &[u8]) -> usize {
 /// Stores the response the integration just wrote at `out[p.start..]` (the cache keeps only
 /// 2xx up to 1 MiB), and adds the warning header when `max-age=0` was ignored.
 pub(super) fn store(worker: &Worker, t: &Target<'_, '_>, p: Pending, out: &mut Vec<u8>) {
-    let Some(parts) = split_response(out.get(p.start..).unwrap_or(&[]), t) else {
+    let written = out.get(p.start..).unwrap_or(&[]);
+    let Some(parts) = split_response(written, &t.request_id, &t.extended_id) else {
         return;
     };
+    // Not copied only to be refused (the store refuses bodies over 1 MiB, AWS's limit).
+    if written.len() - parts.body_start > MAX_CACHED_BODY_BYTES {
+        return;
+    }
     let response = &out[p.start..];
     let mut entry = worker.cache.entry.borrow_mut();
     entry.clear();
@@ -285,7 +291,7 @@ struct Parts {
 
 /// Finds the status, the per-request header block and the body of a response written by an
 /// integration; `None` when it does not have the expected shape (then it is not stored).
-fn split_response(response: &[u8], t: &Target<'_, '_>) -> Option<Parts> {
+fn split_response(response: &[u8], request_id: &[u8], extended_id: &[u8]) -> Option<Parts> {
     let status = std::str::from_utf8(response.get(9..12)?)
         .ok()?
         .parse()
@@ -295,9 +301,9 @@ fn split_response(response: &[u8], t: &Target<'_, '_>) -> Option<Parts> {
     // The request id is random per request, so this block is the one common_headers wrote.
     let mut ids = Vec::with_capacity(80);
     ids.extend_from_slice(b"\r\nx-amzn-RequestId: ");
-    ids.extend_from_slice(&t.request_id);
+    ids.extend_from_slice(request_id);
     ids.extend_from_slice(b"\r\nx-amz-apigw-id: ");
-    ids.extend_from_slice(&t.extended_id);
+    ids.extend_from_slice(extended_id);
     ids.extend_from_slice(b"\r\n");
     let ids_at = memchr::memmem::find(head, &ids)?;
     let common_end = ids_at + ids.len();
@@ -314,4 +320,62 @@ fn split_response(response: &[u8], t: &Target<'_, '_>) -> Option<Parts> {
         common_end,
         body_start,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    const ID: &[u8; 36] = b"11111111-2222-3333-4444-555555555555";
+    const EXT: &[u8; 16] = b"AbCdEfGhIjKlMnO=";
+
+    fn response(connection: &str, extra_tail: &str) -> Vec<u8> {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+             Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nConnection: {connection}\r\n\
+             x-amzn-RequestId: {}\r\nx-amz-apigw-id: {}\r\n{extra_tail}\
+             Content-Length: 2\r\n\r\nok",
+            std::str::from_utf8(ID).unwrap(),
+            std::str::from_utf8(EXT).unwrap()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn finds_the_per_request_block_and_the_body() {
+        for connection in ["keep-alive", "close"] {
+            let r = response(connection, "");
+            let p = split_response(&r, ID, EXT).unwrap();
+            assert_eq!(p.status, 200);
+            assert_eq!(&r[p.body_start..], b"ok");
+            let stored = [&r[..p.common_start], &r[p.common_end..]].concat();
+            assert_eq!(
+                stored,
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\nok"
+            );
+            // A hit puts the fresh block back before the last header line.
+            let head = &stored[..stored.len() - 2];
+            let split = last_line_start(head);
+            assert_eq!(&head[split..], b"Content-Length: 2\r\n\r\n");
+            let rebuilt = [
+                &head[..split],
+                &r[p.common_start..p.common_end],
+                &head[split..],
+                b"ok",
+            ]
+            .concat();
+            assert_eq!(rebuilt, r);
+        }
+    }
+
+    #[test]
+    fn other_shapes_are_not_stored() {
+        let other_id = b"99999999-2222-3333-4444-555555555555";
+        assert!(split_response(&response("close", ""), other_id, EXT).is_none());
+        // Two lines after the block: a hit could not put it back in the same place.
+        assert!(split_response(&response("close", "X-Late: 1\r\n"), ID, EXT).is_none());
+        assert!(split_response(b"HTTP/1.1 200 OK\r\n", ID, EXT).is_none());
+        assert!(split_response(b"", ID, EXT).is_none());
+    }
 }
