@@ -18,8 +18,9 @@
 # If Tollgate does not build, start, or answer 200, the peers are still measured and the output
 # says so.
 #
-# Scenarios (SCENARIOS="proxy apikey"): proxy = plain HTTP_PROXY; apikey = the same with an API
-# key, a usage plan (throttle + quota) and stage throttles checked on every request. A scenario NAME is
+# Scenarios (SCENARIOS="proxy apikey cache"): proxy = plain HTTP_PROXY; apikey = the same with an API
+# key, a usage plan (throttle + quota) and stage throttles checked on every request; cache = the
+# same with the stage cache on, so Tollgate answers hits (the peers still proxy). A scenario NAME is
 #   loadtest/scenarios/NAME.json       the request (path, method, headers, body) for tollgate-load
 #   bench/tollgate-NAME.yaml           the gateway config Tollgate serves it with
 #   bench/peers/nginx-NAME.conf        optional: peer configs when the defaults

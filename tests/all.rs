@@ -30,6 +30,9 @@ mod fd_leak;
 // API keys, usage plans, throttles and quotas (with restart and reload).
 mod limits;
 
+// The stage response cache: hits, TTLs, keys, method settings, invalidation, flush, budget.
+mod cache;
+
 // Mapping-template conformance cases (`tollgate render` and in-process pipelines).
 mod vtl;
 

@@ -41,7 +41,7 @@ pub enum CacheCommand {
         /// The cached stages and this core's budget for each.
         stages: Arc<[StageBudget]>,
     },
-    /// Send a copy of this core's hit/miss counters to `reply`.
+    /// Send a copy of this core's hit/miss counters and per-stage store sizes to `reply`.
     Scrape {
         /// Where the copy goes.
         reply: Sender<CounterSnapshot>,

@@ -160,8 +160,12 @@ impl CoreCache {
             CacheCommand::FlushAll => self.stages.iter_mut().flatten().for_each(StageCache::flush),
             CacheCommand::Configure { stages } => self.configure(&stages),
             CacheCommand::Scrape { reply } => {
+                let mut copy = self.counters.snapshot();
+                copy.stores = (self.stages.iter().enumerate())
+                    .filter_map(|(i, s)| Some((i as u32, s.as_ref()?.stats())))
+                    .collect();
                 // The scraper may have given up waiting; nothing to do then.
-                let _ = reply.try_send(self.counters.snapshot());
+                let _ = reply.try_send(copy);
             }
         }
     }

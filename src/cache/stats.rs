@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use super::store::StoreStats;
+
 /// Which stage and method a count belongs to; the ids are the config compiler's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MetricKey {
@@ -65,6 +67,7 @@ impl CacheCounters {
     pub fn snapshot(&self) -> CounterSnapshot {
         CounterSnapshot {
             counts: self.counts.iter().map(|(k, v)| (*k, *v)).collect(),
+            stores: Vec::new(),
         }
     }
 }
@@ -74,6 +77,8 @@ impl CacheCounters {
 pub struct CounterSnapshot {
     /// Per (stage, method), in key order.
     pub counts: BTreeMap<MetricKey, HitMiss>,
+    /// Per stage and core: entries and bytes held (one item per core that has the stage).
+    pub stores: Vec<(u32, StoreStats)>,
 }
 
 impl CounterSnapshot {
@@ -84,6 +89,7 @@ impl CounterSnapshot {
             c.hits = c.hits.saturating_add(add.hits);
             c.misses = c.misses.saturating_add(add.misses);
         }
+        self.stores.extend_from_slice(&other.stores);
     }
 }
 

@@ -58,6 +58,7 @@ pub fn compile_api(
     }
     let mut builder = RouterBuilder::new();
     let mut methods = Vec::new();
+    let mut olocs = Vec::new();
     let api_key_schemes = api_key_schemes(root);
     match root.get("paths") {
         Some(Value::Object(paths)) => {
@@ -92,12 +93,15 @@ pub fn compile_api(
                         );
                         continue;
                     }
+                    let cache_key = super::cache::key_spec(file, &oloc, op, path, problems);
                     methods.push(MethodConf {
                         resource_path: path.clone(),
                         http_method: http_method.to_string(),
                         api_key_required,
                         integration,
+                        cache_key,
                     });
+                    olocs.push(oloc);
                 }
             }
         }
@@ -123,6 +127,8 @@ pub fn compile_api(
                 .collect();
         }
     }
+    let mut stages = stages;
+    super::cache::resolve_policies(file, &mut stages, &methods, &olocs, problems);
     Some(Api {
         id,
         name,

@@ -6,6 +6,7 @@
 //! * [`snapshot`]: the immutable [`Snapshot`] workers read, and how a new one is published.
 //! * [`error`]: [`ConfigError`]: file, place, problem and fix.
 
+pub mod cache;
 pub mod compile;
 pub mod error;
 pub mod gateway;
@@ -299,6 +300,7 @@ fn compile_file(
             mappings,
         });
     }
+    let cache_stages = cache::assign_ids(path, &mut apis, problems);
     let limiter = build_limiter(path, base_dir, &file, &mut apis, env, problems)?;
     let admin = match &file.admin {
         Some(a) => match a.address.parse::<SocketAddr>() {
@@ -338,6 +340,7 @@ fn compile_file(
         limiter: Arc::new(limiter),
         admin,
         lambda,
+        cache_stages,
     })
 }
 
@@ -621,7 +624,12 @@ fn build_stages(
             variables,
             method_settings: s.method_settings.clone(),
             cache: s.cache.clone(),
+            cache_id: None,
+            cache_policies: Vec::new(),
         });
+        if let Some(stage) = stages.last() {
+            cache::check_stage(path, &sloc, stage, problems);
+        }
     }
     if stages.is_empty() && confs.is_empty() {
         stages.push(Stage {
@@ -629,6 +637,8 @@ fn build_stages(
             variables: Vec::new(),
             method_settings: Default::default(),
             cache: None,
+            cache_id: None,
+            cache_policies: Vec::new(),
         });
     }
     for stage in &mut stages {

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::cache::MethodCachePolicy;
 use crate::cache::config::StageCacheSettings;
+use crate::config::cache::{CacheKeySpec, CachedStage};
 use crate::config::gateway::MethodSettingConf;
 use crate::integration::Integration;
 use crate::limit::Limiter;
@@ -34,6 +36,18 @@ pub struct Snapshot {
     pub admin: Option<SocketAddr>,
     /// Lambda endpoint and local functions.
     pub lambda: LambdaSettings,
+    /// The stages with caching on, by cache id (docs/caching.md).
+    pub cache_stages: Vec<CachedStage>,
+}
+
+impl Snapshot {
+    /// Each cached stage's byte budget on one of `workers` cores.
+    pub fn cache_budgets(&self, workers: usize) -> Vec<crate::cache::StageBudget> {
+        self.cache_stages
+            .iter()
+            .map(|c| c.budget(workers))
+            .collect()
+    }
 }
 
 /// Where Lambda integrations go (docs/lambda.md).
@@ -117,6 +131,11 @@ pub struct Stage {
     pub method_settings: std::collections::BTreeMap<String, MethodSettingConf>,
     /// The stage cache settings.
     pub cache: Option<StageCacheSettings>,
+    /// The id of this stage's per-core caches, when caching is on.
+    pub cache_id: Option<u32>,
+    /// Per method (indexed like [`Api::methods`]): whether and how it is cached here; empty
+    /// when the stage has no cache.
+    pub cache_policies: Vec<MethodCachePolicy>,
 }
 
 impl Stage {
@@ -140,6 +159,8 @@ pub struct MethodConf {
     pub api_key_required: bool,
     /// The integration.
     pub integration: Integration,
+    /// How its cache key is built (`cacheNamespace`, `cacheKeyParameters`).
+    pub cache_key: CacheKeySpec,
 }
 
 /// A custom domain with its base path mappings, longest first.

@@ -34,6 +34,10 @@ pub enum Reject {
     QuotaExceeded,
     /// `INVALID_API_KEY` (403): missing, unknown or disabled key, or no plan for this stage.
     InvalidApiKey,
+    /// `ACCESS_DENIED` (403) for `Cache-Control: max-age=0` from a caller who may not
+    /// invalidate, under `FAIL_WITH_403` (docs/caching.md; the body is **unconfirmed**: AWS's
+    /// implicit-deny wording, aws-behavior §12).
+    CacheInvalidationDenied,
 }
 
 impl Reject {
@@ -92,6 +96,11 @@ impl Reject {
                 403,
                 r#"{"message":"Forbidden"}"#,
                 Some("ForbiddenException"),
+            ),
+            Reject::CacheInvalidationDenied => (
+                403,
+                r#"{"Message":"User is not authorized to access this resource"}"#,
+                Some("AccessDeniedException"),
             ),
             Reject::HeadersTooLarge => (
                 431,

@@ -1,10 +1,11 @@
 //! The spine of a request: one function, [`handle`], calls every stage in order:
-//! resolve the API and stage → route → integrate (request mapping, backend call, response
-//! mapping) → respond. A failure at any stage becomes a gateway response ([`Reject`]).
+//! resolve the API and stage → route → limit → cache → integrate (request mapping, backend
+//! call, response mapping) → respond. A failure at any stage becomes a gateway response ([`Reject`]).
 //!
 //! Everything here runs on one core: the per-core [`Worker`] holds that core's snapshot
-//! handle and backend pool; nothing is locked.
+//! handle, backend pool and response cache; nothing is locked.
 
+mod cache;
 mod http;
 mod lambda;
 mod map;
@@ -21,6 +22,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+pub use cache::WorkerCache;
 pub use gateway_response::Reject;
 pub use map::url_decode;
 
@@ -73,19 +75,34 @@ pub struct Worker {
     snapshot: RefCell<Arc<Snapshot>>,
     /// Backend connections of this core.
     pub pool: Pool,
+    /// This core's stage response caches (docs/caching.md).
+    pub cache: WorkerCache,
 }
 
 impl Worker {
-    /// A worker reading snapshots from `published`.
+    /// A worker reading snapshots from `published`, alone in its process and without cache
+    /// commands (tests and tools).
     pub fn new(published: Arc<Published>) -> Self {
+        Worker::with_cache(published, None, 1)
+    }
+
+    /// A worker that is one of `workers` cores, taking cache commands (flush, scrape) from
+    /// `commands`.
+    pub fn with_cache(
+        published: Arc<Published>,
+        commands: Option<crossbeam_channel::Receiver<crate::cache::CacheCommand>>,
+        workers: usize,
+    ) -> Self {
         let (generation, snapshot) = published.load();
         let s = &snapshot.server;
         let pool = Pool::new(s.max_idle_backend_connections, s.connect_timeout);
+        let cache = WorkerCache::new(&snapshot, commands, workers);
         Worker {
             published,
             generation: Cell::new(generation),
             snapshot: RefCell::new(snapshot),
             pool,
+            cache,
         }
     }
 
@@ -95,7 +112,8 @@ impl Worker {
         if self.published.generation() != self.generation.get() {
             let (g, s) = self.published.load();
             self.generation.set(g);
-            *self.snapshot.borrow_mut() = s;
+            let old = self.snapshot.replace(s.clone());
+            self.cache.reconfigure(Some(&old), &s);
         }
         self.snapshot.borrow().clone()
     }
@@ -120,6 +138,8 @@ struct Target<'s, 'p> {
     params: Params<'s, 'p>,
     /// The stage's index in `api.stages`.
     stage_index: usize,
+    /// The method's index in `api.methods`.
+    method_index: usize,
     /// The method's id in the limiter.
     limit_id: crate::limit::MethodId,
     /// `$context.identity.apiKey`: the key, when the method required one.
@@ -195,6 +215,16 @@ pub async fn handle(
             return keep_alive;
         }
     }
+    // CACHE: a hit is answered here, after LIMIT; a miss is stored once the integration answers.
+    let pending = match cache::lookup(worker, req, &target, keep_alive, out) {
+        Ok(cache::Step::Answered) => return keep_alive,
+        Ok(cache::Step::Miss(p)) => Some(p),
+        Ok(cache::Step::Bypass) => None,
+        Err(r) => {
+            gateway_response::write(r, keep_alive, head, out);
+            return keep_alive;
+        }
+    };
     let integration = &target.method.integration;
     let result = if integration.illegal_header_mapping {
         Err(Reject::ApiConfiguration)
@@ -238,11 +268,15 @@ pub async fn handle(
             }
         }
     };
-    if let Err(r) = result {
-        if let Some(tr) = scratch.trace.as_deref_mut() {
-            tr.reject(r);
+    match (result, pending) {
+        (Err(r), _) => {
+            if let Some(tr) = scratch.trace.as_deref_mut() {
+                tr.reject(r);
+            }
+            gateway_response::write(r, keep_alive, head, out);
         }
-        gateway_response::write(r, keep_alive, head, out);
+        (Ok(()), Some(p)) => cache::store(worker, &target, p, out),
+        (Ok(()), None) => {}
     }
     keep_alive
 }

@@ -78,6 +78,7 @@ pub(super) fn resolve<'s, 'p>(
         stage,
         method: method_conf,
         stage_index,
+        method_index,
         limit_id: api.limit_id(stage_index, method_index),
         api_key: None,
         api_key_id: None,

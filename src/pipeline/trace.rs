@@ -234,6 +234,7 @@ fn gateway_response_type(r: Reject) -> &'static str {
         Reject::Throttled => "THROTTLED",
         Reject::QuotaExceeded => "QUOTA_EXCEEDED",
         Reject::InvalidApiKey => "INVALID_API_KEY",
+        Reject::CacheInvalidationDenied => "ACCESS_DENIED",
         Reject::BadLambdaResponse => "DEFAULT_5XX",
         Reject::UnknownStage | Reject::BadRequest | Reject::HeadersTooLarge => "DEFAULT_4XX",
     }

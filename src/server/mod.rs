@@ -109,8 +109,10 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
         );
     }
     print_routes(&snapshot);
+    // One command channel per worker: the admin endpoint flushes and scrapes every core's cache.
+    let (cache_control, cache_commands) = crate::cache::channels(workers);
     if let Some(addr) = snapshot.admin {
-        let bound = crate::admin::spawn(addr, published.clone())
+        let bound = crate::admin::spawn(addr, published.clone(), cache_control)
             .with_context(|| format!("cannot start the admin endpoint on {addr}"))?;
         crate::say!("tollgate: admin endpoint on http://{bound}");
     }
@@ -121,7 +123,7 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
     let flags = Arc::new(shutdown::Flags::default());
     let cpus = allowed_cpus();
     let mut handles = Vec::new();
-    for (i, listeners) in per_worker.into_iter().enumerate() {
+    for ((i, listeners), commands) in per_worker.into_iter().enumerate().zip(cache_commands) {
         let (published, flags) = (published.clone(), flags.clone());
         let cpu = (!cpus.is_empty()).then(|| cpus[i % cpus.len()]);
         let h = std::thread::Builder::new()
@@ -130,7 +132,8 @@ pub fn serve(published: Arc<Published>, opts: ServeOptions) -> anyhow::Result<()
                 if let Some(c) = cpu {
                     pin_to(c);
                 }
-                if let Err(e) = worker::run(i, listeners, published, flags) {
+                let cache = worker::CacheLink { commands, workers };
+                if let Err(e) = worker::run(i, listeners, published, flags, cache) {
                     crate::warn!("tollgate: worker {i} failed to start: {e}");
                 }
             })?;

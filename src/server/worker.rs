@@ -1,5 +1,6 @@
-//! One core: a monoio runtime, this core's `SO_REUSEPORT` listeners, its backend pool
-//! (inside [`Worker`]) and its connections. Nothing here is shared with other cores.
+//! One core: a monoio runtime, this core's `SO_REUSEPORT` listeners, its backend pool and
+//! response cache (inside [`Worker`]) and its connections. Nothing here is shared with other
+//! cores; cache commands arrive on this core's own channel.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -13,8 +14,17 @@ use super::shutdown::Flags;
 use crate::config::Published;
 use crate::pipeline::Worker;
 
-/// How often an idle worker looks at the shutdown flag.
+/// How often an idle worker looks at the shutdown flag and its cache commands.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(20);
+
+/// This worker's end of the cache command channels (docs/caching.md).
+#[derive(Debug)]
+pub struct CacheLink {
+    /// Flush and scrape commands for this core.
+    pub commands: crossbeam_channel::Receiver<crate::cache::CacheCommand>,
+    /// Worker cores in the process: each stage's cache budget is split between them.
+    pub workers: usize,
+}
 
 /// Per-core connection bookkeeping, shared by this core's tasks only.
 #[derive(Debug, Default)]
@@ -72,13 +82,18 @@ pub fn run(
     listeners: Vec<std::net::TcpListener>,
     published: Arc<Published>,
     flags: Arc<Flags>,
+    cache: CacheLink,
 ) -> std::io::Result<()> {
     let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
         .enable_timer()
         .with_entries(1024)
         .build()?;
     rt.block_on(async move {
-        let worker = Rc::new(Worker::new(published));
+        let worker = Rc::new(Worker::with_cache(
+            published,
+            Some(cache.commands),
+            cache.workers,
+        ));
         let shared = Rc::new(Shared::default());
         let shutdown_timeout = worker.snapshot().server.shutdown_timeout;
         let fds: Vec<i32> = listeners
@@ -132,6 +147,8 @@ pub fn run(
         while !flags.shutting_down() {
             monoio::time::sleep(SHUTDOWN_POLL).await;
             flags.poll();
+            // An idle core still answers flushes and scrapes (busy ones also drain per request).
+            worker.cache.drain_commands();
         }
         for fd in fds {
             super::shutdown::stop_listening(fd);
