@@ -84,10 +84,28 @@ pub fn run(
     flags: Arc<Flags>,
     cache: CacheLink,
 ) -> std::io::Result<()> {
-    let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+    // COOP_TASKRUN + SINGLE_ISSUER (+ DEFER_TASKRUN): completions are processed when this
+    // thread enters the kernel anyway, not by interrupting it; only this thread submits.
+    // Older kernels refuse the flags: then the ring is built without them.
+    let tuned = || {
+        let mut urb = io_uring::IoUring::builder();
+        urb.setup_coop_taskrun()
+            .setup_single_issuer()
+            .setup_defer_taskrun();
+        urb
+    };
+    let mut rt = match monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
         .enable_timer()
         .with_entries(1024)
-        .build()?;
+        .uring_builder(tuned())
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(_) => monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+            .enable_timer()
+            .with_entries(1024)
+            .build()?,
+    };
     rt.block_on(async move {
         let worker = Rc::new(Worker::with_cache(
             published,
