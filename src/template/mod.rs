@@ -45,6 +45,7 @@ pub mod builtins;
 pub mod bytecode;
 pub mod compile;
 pub mod error;
+pub mod json_doc;
 pub mod json_path;
 pub mod lexer;
 pub mod parser;
@@ -215,9 +216,10 @@ impl RenderState {
             return o;
         };
         let ctx = ctx.entries.borrow();
+        // Values may be JSON handles (`#set($context.x = $input.path(...))`): normalise.
         let sub = |parent: Option<&Value>, key: &str| -> Option<Value> {
-            match parent {
-                Some(Value::Map(m)) => m.entries.borrow().get(key).cloned(),
+            match parent.map(Value::norm).as_deref() {
+                Some(Value::Map(m)) => m.entries.borrow().get(key).map(|v| v.norm().into_owned()),
                 _ => None,
             }
         };
@@ -227,7 +229,7 @@ impl RenderState {
                     .entries
                     .borrow()
                     .iter()
-                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .map(|(k, v)| (k.to_string(), v.norm().into_owned()))
                     .collect(),
                 _ => Vec::new(),
             }

@@ -15,7 +15,7 @@ use super::error::{ErrorKind, TemplateError};
 use super::value::{Builtin, Entries, LoopInfo, MapKind, Value, arith, compare, loose_eq};
 use super::{
     IntegrationResponse, MAX_FOREACH_ITERATIONS, MAX_FUEL, MAX_OUTPUT_BYTES, RenderState,
-    RequestData, builtins,
+    RequestData, builtins, json_doc,
 };
 
 /// Most `#foreach` loops open at once, and most values on the expression stack.
@@ -59,9 +59,7 @@ impl Env<'_, '_> {
             let parsed = if body.iter().all(u8::is_ascii_whitespace) {
                 Some(Value::empty_map(MapKind::Plain))
             } else {
-                serde_json::from_slice::<serde_json::Value>(body)
-                    .ok()
-                    .map(|v| Value::from_json(&v))
+                json_doc::parse_value(body)
             };
             self.body_json = Some(parsed);
         }
@@ -149,6 +147,9 @@ pub fn run(
                 match &v {
                     Value::Null => {}
                     Value::Str(s) => write_bytes!(s.as_bytes()),
+                    Value::Json(j) if j.doc.is_str(j.node) => {
+                        write_bytes!(j.doc.str(j.node).as_bytes())
+                    }
                     Value::Int(i) => {
                         let mut b = itoa::Buffer::new();
                         write_bytes!(b.format(*i).as_bytes());
@@ -363,7 +364,7 @@ pub fn run(
                 let v = pop!();
                 let recv = pop!();
                 if !v.is_null() {
-                    if let Value::Map(m) = recv {
+                    if let Value::Map(m) = &*recv.norm() {
                         let name = p.names.get(n as usize).map_or("", |s| s);
                         m.entries.borrow_mut().insert(name.into(), v);
                     }
