@@ -44,6 +44,10 @@ pub enum Value {
 pub enum Builtin {
     Input,
     Util,
+    /// `$context` (and `$context.identity`) before anything needs the map: only ever the
+    /// receiver of the very next property lookup (see `vm::run`), never stored.
+    Context,
+    Identity,
 }
 
 /// The state `$foreach` exposes (Velocity 1.7 `ForeachScope`).
