@@ -25,6 +25,32 @@ use std::rc::Rc;
 
 use super::value::{Entries, MAX_RENDER_DEPTH, MapKind, Value, java_double, json_string};
 
+/// A key's signature: its length and first bytes packed into a `u64`, so most members
+/// are skipped with one comparison, and keys of up to [`SIG_BYTES`] bytes never need more.
+const SIG_BYTES: usize = 6;
+
+fn signature(key: &[u8]) -> u64 {
+    let mut sig = (key.len() as u64) << 48;
+    for (i, &c) in key.iter().take(SIG_BYTES).enumerate() {
+        sig |= u64::from(c) << (8 * i);
+    }
+    sig
+}
+
+/// Bytes that end the fast scan of a string: the closing quote, an escape, and the
+/// control characters serde_json rejects.
+static STRING_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 /// serde_json's recursion limit: the 128th nested container is an error.
 const MAX_NESTING: u32 = 128;
 /// Objects with at most this many members are checked for duplicate keys pairwise.
@@ -39,7 +65,8 @@ enum Kind {
     False,
     Int,
     Float,
-    /// A string without escapes: `text[start..end]` is its value.
+    /// A string without escapes: `text[start..end]` is its value; `payload` is its
+    /// [`signature`].
     Str,
     /// A string with escapes: `payload` indexes the decoded table.
     EscStr,
@@ -227,23 +254,25 @@ impl Builder<'_> {
         let start = self.i + 1;
         let mut j = start;
         let mut escaped = false;
+        // Strings are short: a table-driven byte loop beats a vectorised search here.
         loop {
-            let rest = self.b.get(j..).ok_or(())?;
-            let at = memchr::memchr2(b'"', b'\\', rest).ok_or(())?;
-            j += at;
-            if self.b[j] == b'"' {
-                break;
+            while self.b.get(j).is_some_and(|&c| !STRING_STOP[c as usize]) {
+                j += 1;
             }
-            escaped = true;
-            j += 2;
-        }
-        // serde_json rejects raw control characters inside strings.
-        if self.b[start..j].iter().any(|&c| c < 0x20) {
-            return Err(());
+            match self.b.get(j) {
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
+                    j += 2;
+                }
+                // End of text, or a raw control character (serde_json rejects those).
+                _ => return Err(()),
+            }
         }
         self.i = j + 1;
         if !escaped {
-            self.push(Kind::Str, start, j, 0);
+            let sig = signature(&self.b[start..j]);
+            self.push(Kind::Str, start, j, sig);
             if key {
                 self.keys.push((start as u32, j as u32));
             }
@@ -336,7 +365,7 @@ impl Builder<'_> {
 
     fn has_duplicate_keys(&self, base: usize) -> bool {
         let keys = self.keys.get(base..).unwrap_or(&[]);
-        let text = |(s, e): (u32, u32)| &self.b[s as usize..e as usize];
+        let text = |(s, e): (u32, u32)| self.b.get(s as usize..e as usize).unwrap_or(&[]);
         if keys.len() <= PAIRWISE_DUP_CHECK {
             keys.iter()
                 .enumerate()
@@ -468,9 +497,24 @@ impl Doc {
 
     /// The value node of member `key` of an object.
     pub fn get(&self, obj: u32, key: &str) -> Option<u32> {
-        self.members(obj)
-            .find(|&(k, _)| self.str(k) == key)
-            .map(|(_, v)| v)
+        let n = self.nodes.get(obj as usize)?;
+        if n.kind != Kind::Obj {
+            return None;
+        }
+        let (sig, short) = (signature(key.as_bytes()), key.len() <= SIG_BYTES);
+        let text = self.text.as_bytes();
+        let mut at = obj as usize + 1;
+        // Bounded: `at` strictly increases up to the object's end.
+        while at + 1 < n.next as usize {
+            let k = self.nodes.get(at)?;
+            if k.payload == sig
+                && (short || text.get(k.start as usize..k.end as usize) == Some(key.as_bytes()))
+            {
+                return Some(at as u32 + 1);
+            }
+            at = (self.nodes.get(at + 1)?.next as usize).max(at + 2);
+        }
+        None
     }
 
     /// The `index`th item node of an array.
