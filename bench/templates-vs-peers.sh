@@ -8,7 +8,9 @@
 #
 # Every engine compiles each template once, then renders it in a loop for BUDGET_MS, with a
 # fresh request context and the body JSON-parsed again each render (what the gateway does
-# per request). Ours is `tollgate render --bench-ms` (release build). The peers get small
+# per request). Ours is `tollgate render --bench-ms` (release build): the borrowed request
+# (what the gateway holds after parsing HTTP) is built once, and each render builds its own
+# $context, parses the body and starts from a fresh RenderState. The peers get small
 # $input/$util/$context objects shaped like their host projects' (bench/peers/*-render.*);
 # `same` says whether the peer's output equals the AWS-recorded one.
 #

@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use base64::Engine as _;
 
+use super::json_doc::{Doc, JsonRef};
 use super::json_path;
 use super::value::{Builtin, Entries, MapKind, Value, loose_eq, strict_eq};
 use super::vm::Env;
@@ -38,6 +39,19 @@ fn hidden(name: &str) -> bool {
 
 /// `recv.name` (Velocity property lookup: map key, then bean getter).
 pub fn property(env: &mut Env<'_, '_>, recv: &Value, name: &str) -> Value {
+    let recv = &*recv.live();
+    if let Value::Json(j) = recv {
+        let (doc, node) = (&j.doc, j.node);
+        if let Some(c) = doc.get(node, name) {
+            return Doc::value(doc, c);
+        }
+        // What `property` gives a map, list or string for a missing name.
+        return match name {
+            "empty" if doc.is_str(node) => Value::Bool(doc.str(node).is_empty()),
+            "empty" => Value::Bool(doc.len(node) == 0),
+            _ => Value::Null,
+        };
+    }
     match recv {
         Value::Map(m) => {
             if let Some(v) = m.entries.borrow().get(name) {
@@ -72,6 +86,20 @@ pub fn property(env: &mut Env<'_, '_>, recv: &Value, name: &str) -> Value {
 
 /// `recv[key]`.
 pub fn index(recv: &Value, key: &Value) -> Value {
+    let recv = &*recv.live();
+    if let Value::Json(j) = recv {
+        let (doc, node) = (&j.doc, j.node);
+        let child = if doc.is_array(node) {
+            key.as_i64()
+                .and_then(|i| usize::try_from(i).ok())
+                .and_then(|i| doc.item(node, i))
+        } else if doc.is_object(node) {
+            doc.get(node, &key.to_display())
+        } else {
+            None
+        };
+        return child.map_or(Value::Null, |c| Doc::value(doc, c));
+    }
     match recv {
         Value::List(l) => match key.as_i64() {
             Some(i) if i >= 0 => l
@@ -94,7 +122,7 @@ pub fn index(recv: &Value, key: &Value) -> Value {
 
 /// `#set($recv[key] = v)`.
 pub fn set_index(recv: &Value, key: &Value, v: Value) {
-    match recv {
+    match &*recv.norm() {
         Value::Map(m) => {
             m.entries.borrow_mut().insert(key.to_display(), v);
         }
@@ -111,6 +139,17 @@ pub fn set_index(recv: &Value, key: &Value, v: Value) {
 
 /// What `#foreach` iterates: list items, map values (Velocity iterates `Map.values()`).
 pub fn iterate(v: &Value) -> Vec<Value> {
+    let v = &*v.live();
+    if let Value::Json(j) = v {
+        let doc = &j.doc;
+        return if doc.is_array(j.node) {
+            doc.items(j.node).map(|c| Doc::value(doc, c)).collect()
+        } else {
+            doc.members(j.node)
+                .map(|(_, c)| Doc::value(doc, c))
+                .collect()
+        };
+    }
     match v {
         Value::List(l) => l.items.borrow().clone(),
         Value::Map(m) => m.entries.borrow().values().cloned().collect(),
@@ -148,13 +187,29 @@ fn arg_int(args: &[Value], i: usize) -> Option<i64> {
     match args.get(i) {
         Some(Value::Int(n)) => Some(*n),
         Some(Value::Float(f)) if f.fract() == 0.0 => Some(*f as i64),
-        Some(Value::Str(s)) => s.trim().parse().ok(),
+        Some(v) => v.as_str().and_then(|s| s.trim().parse().ok()),
         _ => None,
     }
 }
 
 /// `recv.name(args)`.
 pub fn call(env: &mut Env<'_, '_>, recv: &Value, name: &str, args: &[Value]) -> Value {
+    let recv = &*recv.live();
+    if let Value::Json(j) = recv {
+        if let Some(v) = json_method(j, name, args) {
+            return v;
+        }
+    }
+    let recv = &*recv.norm();
+    // Methods match on plain variants; JSON handles among the arguments are converted
+    // (a container argument becomes the shared converted one, as a Java reference would).
+    let converted: Vec<Value>;
+    let args = if args.iter().any(|a| matches!(a, Value::Json(_))) {
+        converted = args.iter().map(|a| a.norm().into_owned()).collect();
+        &converted
+    } else {
+        args
+    };
     match recv {
         Value::Builtin(Builtin::Input) => input_method(env, name, args),
         Value::Builtin(Builtin::Util) => util_method(name, args),
@@ -182,6 +237,24 @@ pub fn call(env: &mut Env<'_, '_>, recv: &Value, name: &str, args: &[Value]) -> 
             _ => Value::Null,
         },
     }
+}
+
+/// Read-only methods answered from the JSON tape without converting the container.
+fn json_method(j: &JsonRef, name: &str, args: &[Value]) -> Option<Value> {
+    let (doc, node) = (&j.doc, j.node);
+    let container = doc.is_array(node) || doc.is_object(node);
+    Some(match (name, args) {
+        ("size", []) if container => Value::Int(doc.len(node) as i64),
+        ("isEmpty", []) if container => Value::Bool(doc.len(node) == 0),
+        ("toString", []) => Value::Str(Value::Json(j.clone()).to_display()),
+        ("get", [k]) if doc.is_object(node) && !k.is_null() => doc
+            .get(node, &k.to_display())
+            .map_or(Value::Null, |c| Doc::value(doc, c)),
+        ("containsKey", [k]) if doc.is_object(node) && !k.is_null() => {
+            Value::Bool(doc.get(node, &k.to_display()).is_some())
+        }
+        _ => return None,
+    })
 }
 
 fn input_method(env: &mut Env<'_, '_>, name: &str, args: &[Value]) -> Value {
@@ -258,10 +331,7 @@ fn util_method(name: &str, args: &[Value]) -> Value {
     };
     match name {
         "escapeJavaScript" => Value::string(escape_javascript(&s)),
-        "parseJson" => match serde_json::from_str::<serde_json::Value>(&s) {
-            Ok(v) => Value::from_json(&v),
-            Err(_) => Value::Null,
-        },
+        "parseJson" => super::json_doc::parse_value(s.as_bytes()).unwrap_or(Value::Null),
         "urlEncode" => Value::string(url_encode(&s)),
         "urlDecode" => url_decode(&s).map_or(Value::Null, Value::string),
         "base64Encode" => {

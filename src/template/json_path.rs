@@ -9,6 +9,7 @@
 //! A definite path (names and indexes only) yields one value or null; any other path
 //! yields a list of matches, as in Jayway.
 
+use super::json_doc::Doc;
 use super::value::{Value, compare, loose_eq};
 
 /// Longest path accepted, and most segments or filter terms in it.
@@ -94,6 +95,17 @@ impl JsonPath {
 
     /// Evaluates against `root`. Definite paths give the value or `Null`; others a JSON list.
     pub fn eval(&self, root: &Value) -> Value {
+        if self.definite {
+            // One value in, one value out: no intermediate lists.
+            let mut cur = root.clone();
+            for seg in &self.segs {
+                cur = step(seg, &cur);
+                if cur.is_null() {
+                    break;
+                }
+            }
+            return cur;
+        }
         let mut cur = vec![root.clone()];
         for seg in &self.segs {
             let mut next = Vec::new();
@@ -121,7 +133,54 @@ fn is_definite(segs: &[Seg]) -> bool {
     })
 }
 
+/// One definite segment (`.name` or `[n]`) applied to one value; `Null` when absent.
+fn step(seg: &Seg, v: &Value) -> Value {
+    let v = &*v.live();
+    if let Value::Json(j) = v {
+        let (doc, node) = (&j.doc, j.node);
+        let child = match seg {
+            Seg::Names(n) if doc.is_object(node) => n.first().and_then(|n| doc.get(node, n)),
+            Seg::Indexes(i) if doc.is_array(node) => i.first().and_then(|&i| {
+                let len = doc.len(node) as i64;
+                let i = if i < 0 { len + i } else { i };
+                usize::try_from(i).ok().and_then(|i| doc.item(node, i))
+            }),
+            _ => None,
+        };
+        return child.map_or(Value::Null, |c| Doc::value(doc, c));
+    }
+    let mut out = Vec::new();
+    apply(seg, v, v, &mut out);
+    out.into_iter().next().unwrap_or(Value::Null)
+}
+
 fn apply(seg: &Seg, v: &Value, root: &Value, out: &mut Vec<Value>) {
+    let v = &*v.live();
+    if let Value::Json(j) = v {
+        let (doc, node) = (&j.doc, j.node);
+        match seg {
+            Seg::Names(names) => {
+                for n in names {
+                    if let Some(c) = doc.get(node, n) {
+                        out.push(Doc::value(doc, c));
+                    }
+                }
+                return;
+            }
+            Seg::Wildcard if doc.is_array(node) => {
+                out.extend(doc.items(node).map(|c| Doc::value(doc, c)));
+                return;
+            }
+            Seg::Wildcard if doc.is_object(node) => {
+                out.extend(doc.members(node).map(|(_, c)| Doc::value(doc, c)));
+                return;
+            }
+            Seg::Wildcard => return,
+            _ => {}
+        }
+        let v = v.norm();
+        return apply(seg, &v, root, out);
+    }
     match seg {
         Seg::Names(names) => {
             if let Value::Map(m) = v {
@@ -166,7 +225,7 @@ fn apply(seg: &Seg, v: &Value, root: &Value, out: &mut Vec<Value>) {
             }
         }
         Seg::Descendants => descend(v, out, 0),
-        Seg::Filter(f) => match v {
+        Seg::Filter(f) => match &*v.norm() {
             Value::List(l) => {
                 for item in l.items.borrow().iter() {
                     if test(f, item, root) {
@@ -174,7 +233,7 @@ fn apply(seg: &Seg, v: &Value, root: &Value, out: &mut Vec<Value>) {
                     }
                 }
             }
-            Value::Map(_) if test(f, v, root) => out.push(v.clone()),
+            m @ Value::Map(_) if test(f, m, root) => out.push(m.clone()),
             _ => {}
         },
     }
@@ -185,7 +244,7 @@ fn descend(v: &Value, out: &mut Vec<Value>, depth: u32) {
         return;
     }
     out.push(v.clone());
-    match v {
+    match &*v.norm() {
         Value::List(l) => {
             for x in l.items.borrow().iter() {
                 descend(x, out, depth + 1);
@@ -254,7 +313,7 @@ fn test(f: &Filter, cur: &Value, root: &Value) -> bool {
                 "==" => json_eq(&x, &y),
                 "!=" => !json_eq(&x, &y),
                 _ => {
-                    let ord = match (&x, &y) {
+                    let ord = match (&*x.norm(), &*y.norm()) {
                         (Value::Str(p), Value::Str(q)) => Some(p.cmp(q)),
                         _ => compare(&x, &y),
                     };
@@ -272,7 +331,7 @@ fn test(f: &Filter, cur: &Value, root: &Value) -> bool {
 }
 
 fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
+    match (&*a.norm(), &*b.norm()) {
         (Value::Null, Value::Null) => true,
         (Value::Null, _) | (_, Value::Null) => false,
         (Value::Str(_), Value::Int(_) | Value::Float(_))

@@ -45,6 +45,7 @@ pub mod builtins;
 pub mod bytecode;
 pub mod compile;
 pub mod error;
+pub mod json_doc;
 pub mod json_path;
 pub mod lexer;
 pub mod parser;
@@ -215,9 +216,10 @@ impl RenderState {
             return o;
         };
         let ctx = ctx.entries.borrow();
+        // Values may be JSON handles (`#set($context.x = $input.path(...))`): normalise.
         let sub = |parent: Option<&Value>, key: &str| -> Option<Value> {
-            match parent {
-                Some(Value::Map(m)) => m.entries.borrow().get(key).cloned(),
+            match parent.map(Value::norm).as_deref() {
+                Some(Value::Map(m)) => m.entries.borrow().get(key).map(|v| v.norm().into_owned()),
                 _ => None,
             }
         };
@@ -227,7 +229,7 @@ impl RenderState {
                     .entries
                     .borrow()
                     .iter()
-                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .map(|(k, v)| (k.to_string(), v.norm().into_owned()))
                     .collect(),
                 _ => Vec::new(),
             }
@@ -288,6 +290,50 @@ pub fn mock_status_code(rendered: &[u8]) -> Option<u16> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(rest.len())];
     digits.parse().ok()
+}
+
+/// A string-valued `$context` field read straight from the request, `Err` when `name`
+/// is not one (the map must be built). Must agree with [`build_context`].
+pub(crate) fn context_field<'a>(c: &ContextValues<'a>, name: &str) -> Result<Option<&'a str>, ()> {
+    Ok(match name {
+        "resourceId" => c.resource_id,
+        "resourcePath" => c.resource_path,
+        "httpMethod" => c.http_method,
+        "extendedRequestId" => c.extended_request_id,
+        "requestTime" => c.request_time,
+        "path" => c.path,
+        "accountId" => c.account_id,
+        "protocol" => c.protocol,
+        "stage" => c.stage,
+        "domainPrefix" => c.domain_prefix,
+        "requestId" => c.request_id,
+        "domainName" => c.domain_name,
+        "deploymentId" => c.deployment_id,
+        "apiId" => c.api_id,
+        "isCanaryRequest" => c.is_canary_request,
+        _ => return Err(()),
+    })
+}
+
+/// A `$context.identity` field read straight from the request (see [`context_field`]).
+pub(crate) fn identity_field<'a>(i: &Identity<'a>, name: &str) -> Result<Option<&'a str>, ()> {
+    Ok(match name {
+        "cognitoIdentityPoolId" => i.cognito_identity_pool_id,
+        "accountId" => i.account_id,
+        "cognitoIdentityId" => i.cognito_identity_id,
+        "caller" => i.caller,
+        "sourceIp" => i.source_ip,
+        "principalOrgId" => i.principal_org_id,
+        "accessKey" => i.access_key,
+        "cognitoAuthenticationType" => i.cognito_authentication_type,
+        "cognitoAuthenticationProvider" => i.cognito_authentication_provider,
+        "userArn" => i.user_arn,
+        "userAgent" => i.user_agent,
+        "user" => i.user,
+        "apiKey" => i.api_key,
+        "apiKeyId" => i.api_key_id,
+        _ => return Err(()),
+    })
 }
 
 /// Builds the `$context` map for a request (aws-behavior.md §3.6 and conformance case
@@ -500,6 +546,62 @@ mod tests {
         assert_eq!(
             ov.request_querystring,
             vec![("q".to_owned(), "v".to_owned())]
+        );
+    }
+
+    #[test]
+    fn context_fields_read_lazily_agree_with_the_map() {
+        let req = RequestData {
+            context: ContextValues {
+                stage: Some("prod"),
+                identity: Identity {
+                    source_ip: Some("192.0.2.1"),
+                    ..Identity::default()
+                },
+                ..ContextValues::default()
+            },
+            ..RequestData::default()
+        };
+        let t = Template::compile(concat!(
+            "$context.stage|$context.identity.sourceIp|$context.identity.apiKey|",
+            "[$context.identity]|$context.identity.empty|\n",
+            "#set($s = \"${context.stage}-x\")$s|",
+            "#set($context.stage = 'beta')#set($context.identity.sourceIp = 'ip2')",
+            "$context.stage|$context.identity.sourceIp|$context.nope|$context.empty"
+        ))
+        .unwrap();
+        let mut state = RenderState::new();
+        let mut out = Vec::new();
+        t.render(&req, None, &mut state, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "prod|192.0.2.1||[]|false|\nprod-x|beta|ip2||false"
+        );
+        // The response template sees the request template's changes.
+        let t2 = Template::compile("$context.stage $context.identity.sourceIp").unwrap();
+        let mut out = Vec::new();
+        t2.render(&req, None, &mut state, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "beta ip2");
+    }
+
+    #[test]
+    fn json_containers_mutated_through_an_alias_stay_shared() {
+        let req = RequestData {
+            body: br#"{"a": {"b": [1, 2]}, "s": "x\u00e9"}"#,
+            ..RequestData::default()
+        };
+        let t = Template::compile(concat!(
+            "#set($r = $input.path('$'))#set($a = $r.a)",
+            "$a.b.size() $r.s $r.s.length() #set($ok = $a.put('c', 'd'))#set($ok = $a.b.add(3))",
+            "$input.json('$.a') $r.a.c $input.path('$.a.b')[2] $r $r.a.get('c')"
+        ))
+        .unwrap();
+        let mut out = Vec::new();
+        t.render(&req, None, &mut RenderState::new(), &mut out)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2 x\u{e9} 2{\"b\":[1,2,3],\"c\":\"d\"} d 3 {a={b=[1,2,3], c=d}, s=x\u{e9}} d"
         );
     }
 

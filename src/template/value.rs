@@ -16,6 +16,8 @@ use std::rc::Rc;
 
 use indexmap::IndexMap;
 
+use super::json_doc::{Doc, JsonRef};
+
 /// Insertion-ordered string-keyed map (Java's `LinkedHashMap`, what JSON objects become).
 pub type Entries = IndexMap<Rc<str>, Value, ahash::RandomState>;
 
@@ -33,12 +35,19 @@ pub enum Value {
     Builtin(Builtin),
     /// `$foreach` inside a loop.
     Loop(LoopInfo),
+    /// A string, array or object of a parsed JSON body, read in place (see
+    /// [`super::json_doc`]). [`Value::norm`] turns it into `Str`/`List`/`Map`.
+    Json(JsonRef),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Builtin {
     Input,
     Util,
+    /// `$context` (and `$context.identity`) before anything needs the map: only ever the
+    /// receiver of the very next property lookup (see `vm::run`), never stored.
+    Context,
+    Identity,
 }
 
 /// The state `$foreach` exposes (Velocity 1.7 `ForeachScope`).
@@ -99,6 +108,36 @@ impl Value {
         Value::new_map(Entries::default(), kind)
     }
 
+    /// The value as one of the ordinary variants: a JSON string becomes `Str`, a JSON
+    /// container its shared converted `List`/`Map`. Anything else is borrowed as is.
+    pub fn norm(&self) -> std::borrow::Cow<'_, Value> {
+        match self {
+            Value::Json(j) => std::borrow::Cow::Owned(Doc::materialize(&j.doc, j.node)),
+            other => std::borrow::Cow::Borrowed(other),
+        }
+    }
+
+    /// A JSON handle whose container has been converted (mutated through some alias)
+    /// stands for the converted container; everything else is itself.
+    pub fn live(&self) -> std::borrow::Cow<'_, Value> {
+        match self {
+            Value::Json(j) => match j.doc.converted(j.node) {
+                Some(v) => std::borrow::Cow::Owned(v),
+                None => std::borrow::Cow::Borrowed(self),
+            },
+            other => std::borrow::Cow::Borrowed(other),
+        }
+    }
+
+    /// The text of a string value (plain or JSON) without copying it.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            Value::Json(j) if j.doc.is_str(j.node) => Some(j.doc.str(j.node)),
+            _ => None,
+        }
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
@@ -120,8 +159,7 @@ impl Value {
         match self {
             Value::Int(i) => Some(*i),
             Value::Float(f) if f.is_finite() => Some(*f as i64),
-            Value::Str(s) => s.trim().parse().ok(),
-            _ => None,
+            other => other.as_str().and_then(|s| s.trim().parse().ok()),
         }
     }
 
@@ -129,6 +167,7 @@ impl Value {
     pub fn to_display(&self) -> Rc<str> {
         match self {
             Value::Str(s) => s.clone(),
+            Value::Json(j) if j.doc.is_str(j.node) => Rc::from(j.doc.str(j.node)),
             other => {
                 let mut s = String::new();
                 other.write_display(&mut s);
@@ -142,7 +181,7 @@ impl Value {
         self.write_java(out, false, 0);
     }
 
-    fn write_java(&self, out: &mut String, nested: bool, depth: u32) {
+    pub(crate) fn write_java(&self, out: &mut String, nested: bool, depth: u32) {
         if depth > MAX_RENDER_DEPTH {
             return;
         }
@@ -196,6 +235,7 @@ impl Value {
                 }
             },
             Value::Builtin(_) | Value::Loop(_) => {}
+            Value::Json(j) => Doc::write_java(&j.doc, j.node, out, nested, depth),
         }
     }
 
@@ -207,6 +247,7 @@ impl Value {
         }
         match self {
             Value::Null | Value::Builtin(_) | Value::Loop(_) => out.push_str("null"),
+            Value::Json(j) => Doc::write_json(&j.doc, j.node, out, depth),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Int(i) => {
                 let _ = write!(out, "{i}");
@@ -348,6 +389,7 @@ pub fn java_double(f: f64, out: &mut String) {
 /// Velocity 1.7 `==` with AWS's twist: `null == ""` is true (aws-behavior.md §3.3).
 /// Numbers compare by value, same-kind values structurally, anything else by `toString()`.
 pub fn loose_eq(a: &Value, b: &Value) -> bool {
+    let (a, b) = (&*a.norm(), &*b.norm());
     match (a, b) {
         (Value::Null, Value::Null) => true,
         (Value::Null, Value::Str(s)) | (Value::Str(s), Value::Null) => s.is_empty(),
@@ -371,6 +413,7 @@ pub fn strict_eq(a: &Value, b: &Value, depth: u32) -> bool {
     if depth > MAX_RENDER_DEPTH {
         return false;
     }
+    let (a, b) = (&*a.norm(), &*b.norm());
     match (a, b) {
         (Value::Null, Value::Null) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
@@ -437,6 +480,7 @@ pub fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
 /// concatenates (verified against velocity-1.7.jar).
 pub fn arith(op: super::ast::BinOp, a: &Value, b: &Value) -> Value {
     use super::ast::BinOp;
+    let (a, b) = (&*a.norm(), &*b.norm());
     if op == BinOp::Add && (matches!(a, Value::Str(_)) || matches!(b, Value::Str(_))) {
         if a.is_null() || b.is_null() {
             return Value::Null;

@@ -15,7 +15,7 @@ use super::error::{ErrorKind, TemplateError};
 use super::value::{Builtin, Entries, LoopInfo, MapKind, Value, arith, compare, loose_eq};
 use super::{
     IntegrationResponse, MAX_FOREACH_ITERATIONS, MAX_FUEL, MAX_OUTPUT_BYTES, RenderState,
-    RequestData, builtins,
+    RequestData, builtins, json_doc,
 };
 
 /// Most `#foreach` loops open at once, and most values on the expression stack.
@@ -59,9 +59,7 @@ impl Env<'_, '_> {
             let parsed = if body.iter().all(u8::is_ascii_whitespace) {
                 Some(Value::empty_map(MapKind::Plain))
             } else {
-                serde_json::from_slice::<serde_json::Value>(body)
-                    .ok()
-                    .map(|v| Value::from_json(&v))
+                json_doc::parse_value(body)
             };
             self.body_json = Some(parsed);
         }
@@ -149,6 +147,9 @@ pub fn run(
                 match &v {
                     Value::Null => {}
                     Value::Str(s) => write_bytes!(s.as_bytes()),
+                    Value::Json(j) if j.doc.is_str(j.node) => {
+                        write_bytes!(j.doc.str(j.node).as_bytes())
+                    }
                     Value::Int(i) => {
                         let mut b = itoa::Buffer::new();
                         write_bytes!(b.format(*i).as_bytes());
@@ -184,13 +185,23 @@ pub fn run(
                 write_bytes!(s.as_bytes());
             }
             Instr::Load(slot) => {
-                if slot == SLOT_CONTEXT && !context_loaded {
-                    context_loaded = true;
-                    let ctx = state
-                        .context
-                        .get_or_insert_with(|| super::build_context(&request.context))
-                        .clone();
-                    slots[SLOT_CONTEXT as usize] = ctx;
+                if slot == SLOT_CONTEXT {
+                    if !context_loaded {
+                        context_loaded = true;
+                        // The map is built only when something needs more than a field
+                        // read (a mutation, an override object, the map itself).
+                        slots[SLOT_CONTEXT as usize] = match &state.context {
+                            Some(ctx) => ctx.clone(),
+                            None => Value::Builtin(Builtin::Context),
+                        };
+                    }
+                    if matches!(
+                        slots[SLOT_CONTEXT as usize],
+                        Value::Builtin(Builtin::Context)
+                    ) && !matches!(p.code.get(pc), Some(Instr::Attr(_)))
+                    {
+                        slots[SLOT_CONTEXT as usize] = context_map(state, request);
+                    }
                 } else if slot == SLOT_STAGE_VARIABLES && !stage_vars_loaded {
                     stage_vars_loaded = true;
                     let mut e = Entries::default();
@@ -211,7 +222,42 @@ pub fn run(
             Instr::Attr(n) => {
                 let recv = pop!();
                 let name = p.names.get(n as usize).map_or("", |s| s);
-                stack.push(builtins::property(&mut env, &recv, name));
+                let field = match recv {
+                    Value::Builtin(Builtin::Context) => {
+                        super::context_field(&request.context, name).map_err(|()| {
+                            if name == "identity"
+                                && state.context.is_none()
+                                && matches!(p.code.get(pc), Some(Instr::Attr(_)))
+                            {
+                                Value::Builtin(Builtin::Identity)
+                            } else {
+                                let ctx = context_map(state, request);
+                                slots[SLOT_CONTEXT as usize] = ctx.clone();
+                                builtins::property(&mut env, &ctx, name)
+                            }
+                        })
+                    }
+                    Value::Builtin(Builtin::Identity) => {
+                        super::identity_field(&request.context.identity, name).map_err(|()| {
+                            let ctx = context_map(state, request);
+                            slots[SLOT_CONTEXT as usize] = ctx.clone();
+                            let id = builtins::property(&mut env, &ctx, "identity");
+                            builtins::property(&mut env, &id, name)
+                        })
+                    }
+                    other => Err(builtins::property(&mut env, &other, name)),
+                };
+                match field {
+                    // A field printed right away goes to the output without a copy.
+                    Ok(text) if p.code.get(pc) == Some(&Instr::Emit) => {
+                        pc += 1;
+                        if let Some(t) = text {
+                            write_bytes!(t.as_bytes());
+                        }
+                    }
+                    Ok(text) => stack.push(text.map_or(Value::Null, Value::str)),
+                    Err(v) => stack.push(v),
+                }
             }
             Instr::Call { name, argc } => {
                 let at = stack.len().saturating_sub(argc as usize);
@@ -363,7 +409,7 @@ pub fn run(
                 let v = pop!();
                 let recv = pop!();
                 if !v.is_null() {
-                    if let Value::Map(m) = recv {
+                    if let Value::Map(m) = &*recv.norm() {
                         let name = p.names.get(n as usize).map_or("", |s| s);
                         m.entries.borrow_mut().insert(name.into(), v);
                     }
@@ -440,6 +486,15 @@ pub fn run(
     }
     // `#stop` inside a string literal drops what that string captured, as Velocity does.
     Ok(())
+}
+
+/// The request's `$context` map, built on first need and kept in `state` for the
+/// response template.
+fn context_map(state: &mut RenderState, request: &RequestData<'_>) -> Value {
+    state
+        .context
+        .get_or_insert_with(|| super::build_context(&request.context))
+        .clone()
 }
 
 /// Pops the innermost loop, restoring `$var`, `$foreach` and `$velocityCount` as

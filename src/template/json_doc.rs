@@ -1,0 +1,782 @@
+//! A JSON body parsed once into a flat tape over its own text, for `$input.path`,
+//! `$input.json` and `$util.parseJson`.
+//!
+//! Why: building an owned `serde_json::Value` and then an `IndexMap` tree of [`Value`]s was
+//! about 60% of a render (docs/benchmarks.md). The tape is one `Vec` of small nodes (kind,
+//! byte span, index of the node after the subtree); strings stay slices of the body until
+//! they are printed, numbers are read once, and object members are found by a short linear
+//! scan. Templates see a [`Value::Json`] handle (document + node) for strings, arrays and
+//! objects; scalars become plain [`Value`]s when reached.
+//!
+//! The tape accepts exactly what `serde_json::from_slice` accepts (same recursion limit,
+//! numbers and escaped strings are handed to serde_json itself), so `$input.path` on
+//! invalid JSON stays `null`. Two rare shapes are left to the old owned conversion
+//! ([`Parsed::Fallback`]): duplicate object keys (serde_json keeps the first position and
+//! the last value) and escaped object keys.
+//!
+//! Containers are shared and mutable in Java (`$map.put`). The first mutating or
+//! non-hot-path use of an array or object converts it into an ordinary `Rc<Map>`/`Rc<List>`
+//! ([`Doc::materialize`]), registered per node in the document, so every alias and every
+//! later path lookup sees that one converted container and its mutations.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::value::{Entries, MAX_RENDER_DEPTH, MapKind, Value, java_double, json_string};
+
+/// A key's signature: its length and first bytes packed into a `u64`, so most members
+/// are skipped with one comparison, and keys of up to [`SIG_BYTES`] bytes never need more.
+const SIG_BYTES: usize = 6;
+
+fn signature(key: &[u8]) -> u64 {
+    let mut sig = (key.len() as u64) << 48;
+    for (i, &c) in key.iter().take(SIG_BYTES).enumerate() {
+        sig |= u64::from(c) << (8 * i);
+    }
+    sig
+}
+
+/// Bytes that end the fast scan of a string: the closing quote, an escape, and the
+/// control characters serde_json rejects.
+static STRING_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// serde_json's recursion limit: the 128th nested container is an error.
+const MAX_NESTING: u32 = 128;
+/// Objects with at most this many members are checked for duplicate keys pairwise.
+const PAIRWISE_DUP_CHECK: usize = 16;
+/// Longest integer literal read directly (more digits may overflow `i64`).
+const MAX_FAST_DIGITS: usize = 18;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Null,
+    True,
+    False,
+    Int,
+    Float,
+    /// A string without escapes: `text[start..end]` is its value; `payload` is its
+    /// [`signature`].
+    Str,
+    /// A string with escapes: `payload` indexes the decoded table.
+    EscStr,
+    /// `payload` is the item count.
+    Arr,
+    /// `payload` is the member count; members are key node, value subtree, ...
+    Obj,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    kind: Kind,
+    start: u32,
+    end: u32,
+    /// Index of the first node after this subtree.
+    next: u32,
+    payload: u64,
+}
+
+/// A parsed document. Immutable except for the table of converted containers.
+#[derive(Debug)]
+pub struct Doc {
+    text: Box<str>,
+    nodes: Vec<Node>,
+    decoded: Vec<Rc<str>>,
+    materialized: RefCell<HashMap<u32, Value>>,
+}
+
+/// A string, array or object inside a [`Doc`].
+#[derive(Debug, Clone)]
+pub struct JsonRef {
+    pub doc: Rc<Doc>,
+    pub node: u32,
+}
+
+/// The outcome of [`parse`].
+pub enum Parsed {
+    /// The document's root value.
+    Value(Value),
+    /// Not JSON (what serde_json rejects).
+    Invalid,
+    /// Valid JSON the tape does not model (duplicate or escaped keys): convert with serde_json.
+    Fallback,
+}
+
+/// Parses `text` as one JSON document.
+pub fn parse(text: &[u8]) -> Parsed {
+    let Ok(s) = std::str::from_utf8(text) else {
+        return Parsed::Invalid;
+    };
+    // The tape addresses the text with u32 offsets; the gateway's body limit is far below.
+    if u32::try_from(s.len()).is_err() {
+        return Parsed::Invalid;
+    }
+    let mut b = Builder {
+        t: s,
+        b: s.as_bytes(),
+        i: 0,
+        nodes: Vec::with_capacity(s.len() / 8 + 4),
+        decoded: Vec::new(),
+        keys: Vec::new(),
+        fallback: false,
+    };
+    if b.value(0).is_err() {
+        return Parsed::Invalid;
+    }
+    b.ws();
+    if b.i != b.b.len() {
+        return Parsed::Invalid;
+    }
+    if b.fallback {
+        return Parsed::Fallback;
+    }
+    let doc = Rc::new(Doc {
+        text: s.into(),
+        nodes: b.nodes,
+        decoded: b.decoded,
+        materialized: RefCell::new(HashMap::new()),
+    });
+    Parsed::Value(Doc::value(&doc, 0))
+}
+
+/// Parses `text` into a [`Value`], `None` when it is not JSON.
+pub fn parse_value(text: &[u8]) -> Option<Value> {
+    match parse(text) {
+        Parsed::Value(v) => Some(v),
+        Parsed::Invalid => None,
+        Parsed::Fallback => serde_json::from_slice::<serde_json::Value>(text)
+            .ok()
+            .map(|v| Value::from_json(&v)),
+    }
+}
+
+struct Builder<'t> {
+    t: &'t str,
+    b: &'t [u8],
+    i: usize,
+    nodes: Vec<Node>,
+    decoded: Vec<Rc<str>>,
+    /// Key spans of the objects being parsed (a stack; each object owns a suffix).
+    keys: Vec<(u32, u32)>,
+    fallback: bool,
+}
+
+type R = Result<(), ()>;
+
+impl Builder<'_> {
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            if !matches!(c, b' ' | b'\n' | b'\t' | b'\r') {
+                break;
+            }
+            self.i += 1;
+        }
+    }
+
+    fn push(&mut self, kind: Kind, start: usize, end: usize, payload: u64) -> usize {
+        let at = self.nodes.len();
+        self.nodes.push(Node {
+            kind,
+            start: start as u32,
+            end: end as u32,
+            next: at as u32 + 1,
+            payload,
+        });
+        at
+    }
+
+    fn value(&mut self, depth: u32) -> R {
+        self.ws();
+        match self.b.get(self.i) {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string(false),
+            Some(b't') => self.literal(b"true", Kind::True),
+            Some(b'f') => self.literal(b"false", Kind::False),
+            Some(b'n') => self.literal(b"null", Kind::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(()),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], kind: Kind) -> R {
+        let end = self.i + word.len();
+        if self.b.get(self.i..end) != Some(word) {
+            return Err(());
+        }
+        self.push(kind, self.i, end, 0);
+        self.i = end;
+        Ok(())
+    }
+
+    fn number(&mut self) -> R {
+        let start = self.i;
+        let mut j = start;
+        while let Some(c) = self.b.get(j) {
+            if !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
+                break;
+            }
+            j += 1;
+        }
+        self.i = j;
+        let lit = &self.t[start..j];
+        let digits = lit.strip_prefix('-').unwrap_or(lit);
+        let simple = !digits.is_empty()
+            && digits.len() <= MAX_FAST_DIGITS
+            && digits.bytes().all(|c| c.is_ascii_digit())
+            && (!digits.starts_with('0') || (digits == "0" && digits.len() == lit.len()));
+        if simple {
+            let n: i64 = lit.parse().map_err(|_| ())?;
+            self.push(Kind::Int, start, j, n as u64);
+            return Ok(());
+        }
+        // Everything else (fractions, exponents, `-0`, huge integers, malformed text)
+        // goes through serde_json so the value and the accept/reject decision are its own.
+        let n: serde_json::Number = serde_json::from_str(lit).map_err(|_| ())?;
+        match n.as_i64() {
+            Some(i) => self.push(Kind::Int, start, j, i as u64),
+            None => self.push(Kind::Float, start, j, n.as_f64().unwrap_or(0.0).to_bits()),
+        };
+        Ok(())
+    }
+
+    fn string(&mut self, key: bool) -> R {
+        let start = self.i + 1;
+        let mut j = start;
+        let mut escaped = false;
+        // Strings are short: a table-driven byte loop beats a vectorised search here.
+        loop {
+            while self.b.get(j).is_some_and(|&c| !STRING_STOP[c as usize]) {
+                j += 1;
+            }
+            match self.b.get(j) {
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
+                    j += 2;
+                }
+                // End of text, or a raw control character (serde_json rejects those).
+                _ => return Err(()),
+            }
+        }
+        self.i = j + 1;
+        if !escaped {
+            let sig = signature(&self.b[start..j]);
+            self.push(Kind::Str, start, j, sig);
+            if key {
+                self.keys.push((start as u32, j as u32));
+            }
+            return Ok(());
+        }
+        if key {
+            self.fallback = true;
+        }
+        let s: String = serde_json::from_str(&self.t[start - 1..=j]).map_err(|_| ())?;
+        self.decoded.push(Rc::from(s));
+        self.push(Kind::EscStr, start, j, (self.decoded.len() - 1) as u64);
+        if key {
+            self.keys.push((start as u32, j as u32));
+        }
+        Ok(())
+    }
+
+    fn array(&mut self, depth: u32) -> R {
+        if depth + 1 >= MAX_NESTING {
+            return Err(());
+        }
+        let me = self.push(Kind::Arr, self.i, self.i, 0);
+        self.i += 1;
+        self.ws();
+        let mut count = 0u64;
+        if self.b.get(self.i) == Some(&b']') {
+            self.i += 1;
+        } else {
+            loop {
+                self.value(depth + 1)?;
+                count += 1;
+                self.ws();
+                match self.b.get(self.i) {
+                    Some(b',') => self.i += 1,
+                    Some(b']') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err(()),
+                }
+            }
+        }
+        self.close(me, count);
+        Ok(())
+    }
+
+    fn object(&mut self, depth: u32) -> R {
+        if depth + 1 >= MAX_NESTING {
+            return Err(());
+        }
+        let me = self.push(Kind::Obj, self.i, self.i, 0);
+        let keys_base = self.keys.len();
+        self.i += 1;
+        self.ws();
+        let mut count = 0u64;
+        if self.b.get(self.i) == Some(&b'}') {
+            self.i += 1;
+        } else {
+            loop {
+                self.ws();
+                if self.b.get(self.i) != Some(&b'"') {
+                    return Err(());
+                }
+                self.string(true)?;
+                self.ws();
+                if self.b.get(self.i) != Some(&b':') {
+                    return Err(());
+                }
+                self.i += 1;
+                self.value(depth + 1)?;
+                count += 1;
+                self.ws();
+                match self.b.get(self.i) {
+                    Some(b',') => self.i += 1,
+                    Some(b'}') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err(()),
+                }
+            }
+        }
+        if self.has_duplicate_keys(keys_base) {
+            self.fallback = true;
+        }
+        self.keys.truncate(keys_base);
+        self.close(me, count);
+        Ok(())
+    }
+
+    fn has_duplicate_keys(&self, base: usize) -> bool {
+        let keys = self.keys.get(base..).unwrap_or(&[]);
+        let text = |(s, e): (u32, u32)| self.b.get(s as usize..e as usize).unwrap_or(&[]);
+        if keys.len() <= PAIRWISE_DUP_CHECK {
+            keys.iter()
+                .enumerate()
+                .any(|(i, &k)| keys[..i].iter().any(|&p| text(p) == text(k)))
+        } else {
+            let mut seen = std::collections::HashSet::with_capacity(keys.len());
+            !keys.iter().all(|&k| seen.insert(text(k)))
+        }
+    }
+
+    fn close(&mut self, me: usize, count: u64) {
+        let next = self.nodes.len() as u32;
+        let end = self.i as u32;
+        if let Some(n) = self.nodes.get_mut(me) {
+            n.next = next;
+            n.end = end;
+            n.payload = count;
+        }
+    }
+}
+
+impl Doc {
+    fn node(&self, i: u32) -> Node {
+        self.nodes.get(i as usize).copied().unwrap_or(Node {
+            kind: Kind::Null,
+            start: 0,
+            end: 0,
+            next: i.saturating_add(1),
+            payload: 0,
+        })
+    }
+
+    /// The template value of node `i`: scalars directly, strings and containers as handles
+    /// (or the converted container, once there is one).
+    pub fn value(doc: &Rc<Doc>, i: u32) -> Value {
+        let n = doc.node(i);
+        match n.kind {
+            Kind::Null => Value::Null,
+            Kind::True => Value::Bool(true),
+            Kind::False => Value::Bool(false),
+            Kind::Int => Value::Int(n.payload as i64),
+            Kind::Float => Value::Float(f64::from_bits(n.payload)),
+            Kind::Str | Kind::EscStr => Value::Json(JsonRef {
+                doc: doc.clone(),
+                node: i,
+            }),
+            Kind::Arr | Kind::Obj => match doc.converted(i) {
+                Some(v) => v,
+                None => Value::Json(JsonRef {
+                    doc: doc.clone(),
+                    node: i,
+                }),
+            },
+        }
+    }
+
+    /// The converted container for node `i`, if it has been converted.
+    pub(crate) fn converted(&self, i: u32) -> Option<Value> {
+        let m = self.materialized.borrow();
+        if m.is_empty() {
+            return None;
+        }
+        m.get(&i).cloned()
+    }
+
+    /// The string value of a string node.
+    pub fn str(&self, i: u32) -> &str {
+        let n = self.node(i);
+        match n.kind {
+            Kind::Str => self
+                .text
+                .get(n.start as usize..n.end as usize)
+                .unwrap_or(""),
+            Kind::EscStr => self.decoded.get(n.payload as usize).map_or("", |s| s),
+            _ => "",
+        }
+    }
+
+    pub fn is_str(&self, i: u32) -> bool {
+        matches!(self.node(i).kind, Kind::Str | Kind::EscStr)
+    }
+
+    pub fn is_array(&self, i: u32) -> bool {
+        self.node(i).kind == Kind::Arr
+    }
+
+    pub fn is_object(&self, i: u32) -> bool {
+        self.node(i).kind == Kind::Obj
+    }
+
+    /// Item or member count of a container.
+    pub fn len(&self, i: u32) -> usize {
+        let n = self.node(i);
+        match n.kind {
+            Kind::Arr | Kind::Obj => n.payload as usize,
+            _ => 0,
+        }
+    }
+
+    /// The item nodes of an array.
+    pub fn items(&self, i: u32) -> impl Iterator<Item = u32> + '_ {
+        let n = self.node(i);
+        let mut at = i + 1;
+        let end = if n.kind == Kind::Arr { n.next } else { at };
+        std::iter::from_fn(move || {
+            if at >= end {
+                return None;
+            }
+            let cur = at;
+            at = self.node(cur).next.max(cur + 1);
+            Some(cur)
+        })
+    }
+
+    /// `(key node, value node)` of an object's members, in document order.
+    pub fn members(&self, i: u32) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let n = self.node(i);
+        let mut at = i + 1;
+        let end = if n.kind == Kind::Obj { n.next } else { at };
+        std::iter::from_fn(move || {
+            if at + 1 >= end {
+                return None;
+            }
+            let key = at;
+            at = self.node(key + 1).next.max(key + 2);
+            Some((key, key + 1))
+        })
+    }
+
+    /// The value node of member `key` of an object.
+    pub fn get(&self, obj: u32, key: &str) -> Option<u32> {
+        let n = self.nodes.get(obj as usize)?;
+        if n.kind != Kind::Obj {
+            return None;
+        }
+        let (sig, short) = (signature(key.as_bytes()), key.len() <= SIG_BYTES);
+        let text = self.text.as_bytes();
+        let mut at = obj as usize + 1;
+        // Bounded: `at` strictly increases up to the object's end.
+        while at + 1 < n.next as usize {
+            let k = self.nodes.get(at)?;
+            if k.payload == sig
+                && (short || text.get(k.start as usize..k.end as usize) == Some(key.as_bytes()))
+            {
+                return Some(at as u32 + 1);
+            }
+            at = (self.nodes.get(at + 1)?.next as usize).max(at + 2);
+        }
+        None
+    }
+
+    /// The `index`th item node of an array.
+    pub fn item(&self, arr: u32, index: usize) -> Option<u32> {
+        self.items(arr).nth(index)
+    }
+
+    /// Converts node `i` into an ordinary shared container (or string), registering every
+    /// converted container so that aliases and later lookups see the same one.
+    pub fn materialize(doc: &Rc<Doc>, i: u32) -> Value {
+        Self::materialize_depth(doc, i, 0)
+    }
+
+    fn materialize_depth(doc: &Rc<Doc>, i: u32, depth: u32) -> Value {
+        if depth > MAX_RENDER_DEPTH {
+            return Value::Null;
+        }
+        let n = doc.node(i);
+        match n.kind {
+            Kind::Str | Kind::EscStr => Value::str(doc.str(i)),
+            Kind::Arr => {
+                if let Some(v) = doc.converted(i) {
+                    return v;
+                }
+                let items = doc
+                    .items(i)
+                    .map(|c| Self::materialize_depth(doc, c, depth + 1))
+                    .collect();
+                let v = Value::new_list(items, true);
+                doc.materialized.borrow_mut().insert(i, v.clone());
+                v
+            }
+            Kind::Obj => {
+                if let Some(v) = doc.converted(i) {
+                    return v;
+                }
+                let mut e = Entries::with_capacity_and_hasher(
+                    n.payload as usize,
+                    ahash::RandomState::new(),
+                );
+                for (k, c) in doc.members(i) {
+                    e.insert(
+                        Rc::from(doc.str(k)),
+                        Self::materialize_depth(doc, c, depth + 1),
+                    );
+                }
+                let v = Value::new_map(e, MapKind::Plain);
+                doc.materialized.borrow_mut().insert(i, v.clone());
+                v
+            }
+            _ => Self::value(doc, i),
+        }
+    }
+
+    /// Compact JSON of node `i` (`$input.json`), straight from the tape.
+    pub fn write_json(doc: &Rc<Doc>, i: u32, out: &mut String, depth: u32) {
+        if depth > MAX_RENDER_DEPTH {
+            out.push_str("null");
+            return;
+        }
+        let n = doc.node(i);
+        match n.kind {
+            Kind::Null => out.push_str("null"),
+            Kind::True => out.push_str("true"),
+            Kind::False => out.push_str("false"),
+            Kind::Int => {
+                let mut b = itoa::Buffer::new();
+                out.push_str(b.format(n.payload as i64));
+            }
+            Kind::Float => {
+                let f = f64::from_bits(n.payload);
+                if f.is_finite() {
+                    java_double(f, out);
+                } else {
+                    out.push_str("null");
+                }
+            }
+            // An unescaped JSON string is already in the form `json_string` writes.
+            Kind::Str => {
+                out.push('"');
+                out.push_str(doc.str(i));
+                out.push('"');
+            }
+            Kind::EscStr => json_string(doc.str(i), out),
+            Kind::Arr | Kind::Obj => {
+                if let Some(v) = doc.converted(i) {
+                    v.write_json(out, depth);
+                    return;
+                }
+                if n.kind == Kind::Arr {
+                    out.push('[');
+                    for (k, c) in doc.items(i).enumerate() {
+                        if k > 0 {
+                            out.push(',');
+                        }
+                        Self::write_json(doc, c, out, depth + 1);
+                    }
+                    out.push(']');
+                } else {
+                    out.push('{');
+                    for (k, (key, c)) in doc.members(i).enumerate() {
+                        if k > 0 {
+                            out.push(',');
+                        }
+                        Self::write_json(doc, key, out, depth + 1);
+                        out.push(':');
+                        Self::write_json(doc, c, out, depth + 1);
+                    }
+                    out.push('}');
+                }
+            }
+        }
+    }
+
+    /// Java `toString()` of node `i` as API Gateway renders it (see [`Value::write_display`]):
+    /// strings raw, arrays as compact JSON, objects as `{k=v, ...}`.
+    pub fn write_java(doc: &Rc<Doc>, i: u32, out: &mut String, nested: bool, depth: u32) {
+        if depth > MAX_RENDER_DEPTH {
+            return;
+        }
+        let n = doc.node(i);
+        match n.kind {
+            Kind::Str | Kind::EscStr => out.push_str(doc.str(i)),
+            Kind::Arr => Self::write_json(doc, i, out, depth),
+            Kind::Obj => {
+                if let Some(v) = doc.converted(i) {
+                    v.write_java(out, nested, depth);
+                    return;
+                }
+                out.push('{');
+                for (k, (key, c)) in doc.members(i).enumerate() {
+                    if k > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(doc.str(key));
+                    out.push('=');
+                    Self::value(doc, c).write_java(out, true, depth + 1);
+                }
+                out.push('}');
+            }
+            _ => Self::value(doc, i).write_java(out, nested, depth),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn json(text: &str) -> String {
+        let v = parse_value(text.as_bytes()).unwrap();
+        let mut s = String::new();
+        v.write_json(&mut s, 0);
+        s
+    }
+
+    fn java(text: &str) -> String {
+        parse_value(text.as_bytes())
+            .unwrap()
+            .to_display()
+            .to_string()
+    }
+
+    #[test]
+    fn accepts_and_rejects_what_serde_json_does() {
+        let cases = [
+            "{}",
+            "[]",
+            " {\"a\" : [1, 2.5, -0, 1e3, true, false, null, \"x\\u00e9\\n\"]} ",
+            "01",
+            "[1,]",
+            "{\"a\":1,}",
+            "\"\u{1}\"",
+            "\"\\ud800\"",
+            "\"\\ud83d\\ude00\"",
+            "1e400",
+            "123456789012345678901234567890",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "[1 2]",
+            "nul",
+            "\"abc",
+            "{\"a\" 1}",
+            "-",
+            "1.",
+            "tru",
+            "[\"a\\\"b\"]",
+            "\"\\q\"",
+        ];
+        for c in cases {
+            let ours = parse_value(c.as_bytes());
+            let theirs = serde_json::from_str::<serde_json::Value>(c)
+                .ok()
+                .map(|v| Value::from_json(&v));
+            assert_eq!(ours.is_some(), theirs.is_some(), "{c}");
+            if let (Some(a), Some(b)) = (ours, theirs) {
+                let (mut x, mut y) = (String::new(), String::new());
+                a.write_json(&mut x, 0);
+                b.write_json(&mut y, 0);
+                assert_eq!(x, y, "{c}");
+                assert_eq!(a.to_display(), b.to_display(), "{c}");
+            }
+        }
+    }
+
+    #[test]
+    fn nesting_limit_matches_serde_json() {
+        for depth in [126, 127, 128, 129] {
+            let s = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            assert_eq!(
+                parse_value(s.as_bytes()).is_some(),
+                serde_json::from_str::<serde_json::Value>(&s).is_ok(),
+                "{depth}"
+            );
+        }
+    }
+
+    #[test]
+    fn renders_like_the_owned_tree() {
+        assert_eq!(
+            json("{\n \"a\" : [1, {\"b\": \"c\\/d\"}], \"n\": null, \"f\": 2.50}"),
+            r#"{"a":[1,{"b":"c/d"}],"n":null,"f":2.5}"#
+        );
+        assert_eq!(
+            java(r#"{"foo": [{"nested": "bar"}], "n": null, "x": 1.5, "o": {"k": "v"}}"#),
+            r#"{foo=[{"nested":"bar"}], n=null, x=1.5, o={k=v}}"#
+        );
+        assert_eq!(java(r#""plain""#), "plain");
+    }
+
+    #[test]
+    fn duplicate_and_escaped_keys_fall_back() {
+        assert!(matches!(parse(br#"{"a":1,"a":2}"#), Parsed::Fallback));
+        assert!(matches!(parse(br#"{"\u0061":1}"#), Parsed::Fallback));
+        assert_eq!(json(r#"{"a":1,"b":2,"a":3}"#), r#"{"a":3,"b":2}"#);
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{}\":{i}", i % 39)).collect();
+        assert!(matches!(
+            parse(format!("{{{}}}", many.join(",")).as_bytes()),
+            Parsed::Fallback
+        ));
+    }
+
+    #[test]
+    fn lookups_and_conversion_share_one_container() {
+        let Some(Value::Json(root)) = parse_value(br#"{"a": {"b": [1, 2]}, "s": "x"}"#) else {
+            panic!("not a handle");
+        };
+        let a = root.doc.get(root.node, "a").unwrap();
+        let b = root.doc.get(a, "b").unwrap();
+        assert_eq!(root.doc.items(b).count(), 2);
+        assert_eq!(root.doc.str(root.doc.get(root.node, "s").unwrap()), "x");
+        let converted = Doc::materialize(&root.doc, a);
+        let Value::Map(m) = &converted else {
+            panic!("not a map")
+        };
+        m.entries.borrow_mut().insert("z".into(), Value::Int(9));
+        // A later lookup through the document sees the converted, mutated map.
+        let again = Doc::value(&root.doc, a);
+        assert_eq!(&*again.to_display(), r#"{b=[1,2], z=9}"#);
+        let mut s = String::new();
+        Value::Json(root).write_json(&mut s, 0);
+        assert_eq!(s, r#"{"a":{"b":[1,2],"z":9},"s":"x"}"#);
+    }
+}
