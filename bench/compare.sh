@@ -30,7 +30,10 @@
 #     --stage-var backend=127.0.0.1:BACKEND_PORT
 #
 # Knobs (environment): CONNS=64 DURATION=5 (s per run) WARMUP=1 (s per target) ROUNDS=3
-#   SCENARIOS=proxy BASE_PORT=18380 (origin; proxies +1 tollgate, +2 nginx, +3 haproxy)
+#   SCENARIOS=proxy BASE_PORT=18380 (origin; proxies +1 tollgate, +2 nginx, +3 haproxy,
+#   +4 the plain baseline) PLAIN_BASELINE=1 (in every scenario but proxy, also run Tollgate on
+#   bench/tollgate-proxy.yaml as target "tollgate-plain" in the same rounds, and print the
+#   scenario's ratio to it: the "keeps X% of the plain path" figure)
 #   MAX_SECONDS=270 BUILD_SECONDS=900 SKIP_BUILD=0 OUT_DIR=<dir for raw results>
 #   TOLLGATE_ARGS="" (extra arguments for `tollgate serve`)  TOLLGATE_BIN=target/release/tollgate
 set -uo pipefail
@@ -45,6 +48,7 @@ MAX_SECONDS=${MAX_SECONDS:-270}
 BUILD_SECONDS=${BUILD_SECONDS:-900}
 SKIP_BUILD=${SKIP_BUILD:-0}
 TOLLGATE_ARGS=${TOLLGATE_ARGS:-}
+PLAIN_BASELINE=${PLAIN_BASELINE:-1}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -181,7 +185,8 @@ scenario_path() {  # the request path of a scenario, for readiness checks
 # ---------------------------------------------------------------- origin
 BACKEND_PORT=$BASE_PORT
 TG_PORT=$((BASE_PORT + 1)); NGINX_PORT=$((BASE_PORT + 2)); HAPROXY_PORT=$((BASE_PORT + 3))
-for p in "$BACKEND_PORT" "$TG_PORT" "$NGINX_PORT" "$HAPROXY_PORT"; do
+PLAIN_PORT=$((BASE_PORT + 4))
+for p in "$BACKEND_PORT" "$TG_PORT" "$NGINX_PORT" "$HAPROXY_PORT" "$PLAIN_PORT"; do
   [[ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]] || die "port $p is in use; set BASE_PORT"
 done
 mkdir -p "$RUN_DIR/origin/tmp"; chmod 777 "$RUN_DIR/origin/tmp"
@@ -191,7 +196,8 @@ wait_http origin "$BACKEND_PORT" / || die "the origin did not start"
 
 # Fit the plan into the budget: shorten DURATION (never below 2 s) rather than drop targets.
 NS=$(wc -w <<<"$SCENARIOS")
-plan_s() { echo $(( 5 + NS * (12 + 3 * (WARMUP + 1) + 3 * ROUNDS * ($1 + 1)) )); }
+NT=3; [[ "$PLAIN_BASELINE" == 1 && "$SCENARIOS" != proxy ]] && NT=4   # targets per scenario
+plan_s() { echo $(( 5 + NS * (12 + NT * (WARMUP + 1) + NT * ROUNDS * ($1 + 1)) )); }
 if (( $(plan_s "$DURATION") > MAX_SECONDS )); then
   d=$DURATION
   while (( d > 2 )) && (( $(plan_s "$d") > MAX_SECONDS )); do d=$((d - 1)); done
@@ -232,6 +238,20 @@ for sc in $SCENARIOS; do
       stop_named "tollgate-$sc"
     fi
   fi
+  # The plain HTTP_PROXY path in the same interleaved rounds, so "keeps X% of the plain path"
+  # (issues 3 and 4) is a per-round ratio, not a comparison across scenarios run minutes apart.
+  if [[ "$PLAIN_BASELINE" == 1 && "$sc" != proxy && " ${TARGETS[*]} " == *" tollgate:"* ]]; then
+    # shellcheck disable=SC2086
+    start_bg "tollgate-plain-$sc" "$PROXY_CPU" "$GATEWAY" serve bench/tollgate-proxy.yaml \
+      --listen "127.0.0.1:$PLAIN_PORT" --workers 1 --stage-var "backend=127.0.0.1:$BACKEND_PORT" \
+      --state-dir "$SD/plain-state" $TOLLGATE_ARGS
+    if wait_http "tollgate-plain-$sc" "$PLAIN_PORT" "$SC_PATH"; then
+      TARGETS+=("tollgate-plain:$PLAIN_PORT")
+    else
+      NOTES+=("$sc: the plain baseline did not start (log: $RUN_DIR/tollgate-plain-$sc.log)")
+      stop_named "tollgate-plain-$sc"
+    fi
+  fi
   start_bg "nginx-$sc" "$PROXY_CPU" nginx -p "$SD/nginx" -c "$SD/nginx/nginx.conf" -e "$SD/nginx/error.log"
   wait_http "nginx-$sc" "$NGINX_PORT" "$SC_PATH" && TARGETS+=("nginx:$NGINX_PORT") || NOTES+=("$sc: nginx did not start")
   start_bg "haproxy-$sc" "$PROXY_CPU" haproxy -db -f "$SD/haproxy.cfg"
@@ -256,7 +276,7 @@ for sc in $SCENARIOS; do
       name=${t%%:*}; port=${t##*:}
       if (( $(date +%s) + DURATION + 5 > DEADLINE )); then NOTES+=("$sc: $name round $r skipped: time budget"); continue; fi
       out=$SD/$name.$r.json; rm -f "$out"
-      srv=$name-$sc; [[ $name == tollgate ]] && srv=tollgate-$sc
+      srv=$name-$sc; [[ $name == tollgate* ]] && srv=$name-$sc
       c0=$(group_ticks "$srv")
       load "$port" "$DURATION" "$out"
       c1=$(group_ticks "$srv")
@@ -272,7 +292,7 @@ EOF
       log "  round $r $name: $(tail -1 "$RAW" | cut -f4) rps"
     done
   done
-  stop_named "tollgate-$sc"; stop_named "nginx-$sc"; stop_named "haproxy-$sc"
+  stop_named "tollgate-$sc"; stop_named "tollgate-plain-$sc"; stop_named "nginx-$sc"; stop_named "haproxy-$sc"
 done
 
 cleanup
@@ -307,13 +327,14 @@ for sc in dict.fromkeys(r["scenario"] for r in rows):
               f'| {med(float(r["cpu_us_per_req"]) for r in tr):.2f} | {bad[0]} | {bad[1]} |')
     print()
     if "tollgate" in M:
-        for peer in ("nginx", "haproxy"):
+        for peer in ("tollgate-plain", "nginx", "haproxy"):
             if peer not in M:
                 continue
             ratios = [float(by[("tollgate", k)]["rps"]) / float(by[(peer, k)]["rps"])
                       for (t, k) in by if t == "tollgate" and (peer, k) in by and float(by[(peer, k)]["rps"]) > 0]
             if ratios:
-                print(f"Tollgate / {peer}: rps x{med(ratios):.3f} (median of {len(ratios)} per-round ratios), "
+                label = "the plain HTTP_PROXY path (tollgate-plain)" if peer == "tollgate-plain" else peer
+                print(f"Tollgate / {label}: rps x{med(ratios):.3f} (median of {len(ratios)} per-round ratios), "
                       f"p50 x{M['tollgate']['p50'] / M[peer]['p50']:.3f}, p99 x{M['tollgate']['p99'] / M[peer]['p99']:.3f}")
     else:
         print("Tollgate: not measured in this run (see notes).")
