@@ -57,6 +57,10 @@ enum Command {
         /// Where quota counters persist across restarts.
         #[arg(long, default_value = "./state")]
         state_dir: PathBuf,
+        /// For tests only: let the admin endpoint move time forward
+        /// (`POST /test/clock?advance=SECONDS`) for throttles, quotas and cache TTLs.
+        #[arg(long, hide = true)]
+        test_clock: bool,
     },
     /// Check a gateway config or OpenAPI document; print every problem with its location.
     Validate {
@@ -171,7 +175,14 @@ pub fn run() -> anyhow::Result<ExitCode> {
             workers,
             driver,
             state_dir,
+            test_clock,
         } => {
+            if test_clock {
+                crate::clock::enable_test_clock();
+                crate::warn!(
+                    "tollgate: test clock on: POST /test/clock?advance=SECONDS moves time"
+                );
+            }
             // Before any thread exists: every thread must inherit the blocked shutdown signals
             // (see server::shutdown), or one could take SIGTERM's default action.
             server::shutdown::block();

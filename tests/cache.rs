@@ -137,11 +137,7 @@ fn get_n(gw: &Gateway, path: &str, n: usize) -> String {
 }
 
 fn admin(gw: &Gateway) -> String {
-    gw.banner
-        .iter()
-        .find_map(|l| l.strip_prefix("tollgate: admin endpoint on "))
-        .expect("admin endpoint in the banner")
-        .to_string()
+    gw.admin()
 }
 
 /// `(CacheHitCount, CacheMissCount)` of one method of stage dev.
@@ -246,18 +242,12 @@ fn hit_bytes_match_the_miss_but_for_date_and_ids() {
 
 #[test]
 fn entries_expire_after_their_ttl() {
+    // The test clock moves the cache's time: no sleeping, and the bounds are exact.
     let backend = Backend::start();
-    let gw = start(&backend, &[]);
-    let t0 = Instant::now();
+    let gw = start(&backend, &["--test-clock"]);
     assert_eq!(get_n(&gw, "/dev/short", 0), "0");
-    // Stored before the answer was written: it expires by `stored + 1 s`.
-    let stored = Instant::now();
-    let second = get_n(&gw, "/dev/short", 1);
-    if t0.elapsed() < Duration::from_millis(900) {
-        assert_eq!(second, "0", "within the 1 s TTL");
-    }
-    // Bounded wait: 1.1 s after the store the entry is gone.
-    std::thread::sleep(Duration::from_millis(1100).saturating_sub(stored.elapsed()));
+    assert_eq!(get_n(&gw, "/dev/short", 1), "0", "within the 1 s TTL");
+    gw.advance_clock(2);
     assert_eq!(
         get_n(&gw, "/dev/short", 2),
         "2",
@@ -268,9 +258,17 @@ fn entries_expire_after_their_ttl() {
         "2",
         "and the new answer is cached"
     );
-    // The stage default (300 s) still holds for the other methods.
+    // The stage default (300 s) holds for the other methods: a hit at 299 s, a miss past 300.
     assert_eq!(get_n(&gw, "/dev/items/5", 4), "4");
-    assert_eq!(get_n(&gw, "/dev/items/5", 5), "4");
+    gw.advance_clock(299);
+    assert_eq!(get_n(&gw, "/dev/items/5", 5), "4", "299 s into a 300 s TTL");
+    gw.advance_clock(2);
+    assert_eq!(
+        get_n(&gw, "/dev/items/5", 6),
+        "6",
+        "past the stage's 300 s TTL"
+    );
+    assert_eq!(counts(&gw, "/items/{id}", "GET"), (1, 2));
 }
 
 #[test]

@@ -222,6 +222,49 @@ fn quota_survives_restart_and_usage_is_reported() {
 }
 
 #[test]
+fn quota_periods_and_refills_follow_the_clock() {
+    // `--test-clock` moves the gateway's time, so a UTC day boundary and a bucket refill are
+    // crossed through the real binary without sleeping.
+    let dir = temp_dir("quota-clock");
+    let file = dir.join("gateway.yaml");
+    std::fs::write(&file, config(HIGH)).unwrap();
+    let state = dir.join("state");
+    let gw = Gateway::start_file(
+        &file,
+        &["--state-dir", state.to_str().unwrap(), "--test-clock"],
+    );
+    assert_eq!(statuses(&gw, "/q/keyed", Some(KQ), 4), [200, 200, 200, 429]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let to_midnight = 86_400 - now % 86_400;
+    if to_midnight > 120 {
+        // A minute before midnight UTC: still the same day's quota.
+        gw.advance_clock(to_midnight - 60);
+        assert_eq!(statuses(&gw, "/q/keyed", Some(KQ), 1), [429]);
+        gw.advance_clock(120);
+    } else {
+        gw.advance_clock(to_midnight + 60);
+    }
+    // The next UTC day: a fresh quota of 3.
+    assert_eq!(statuses(&gw, "/q/keyed", Some(KQ), 4), [200, 200, 200, 429]);
+    // The stage method bucket (burst 3, 0.001/s) refills one token per 1,000 s.
+    assert_eq!(
+        statuses(&gw, "/dev/stage-throttled", None, 4),
+        [200, 200, 200, 429]
+    );
+    gw.advance_clock(1_000);
+    assert_eq!(statuses(&gw, "/dev/stage-throttled", None, 2), [200, 429]);
+    gw.advance_clock(100_000);
+    assert_eq!(
+        statuses(&gw, "/dev/stage-throttled", None, 4),
+        [200, 200, 200, 429]
+    );
+    assert_eq!(gw.stop().code(), Some(0));
+}
+
+#[test]
 fn reload_keeps_bucket_levels() {
     let dir = temp_dir("reload");
     let file = dir.join("gateway.yaml");

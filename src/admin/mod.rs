@@ -1,5 +1,6 @@
 //! The admin endpoint: health, usage (AWS `GetUsage`-shaped), and the stage caches: flush a
-//! stage (AWS `FlushStageCache`) and read `CacheHitCount`/`CacheMissCount`.
+//! stage (AWS `FlushStageCache`) and read `CacheHitCount`/`CacheMissCount`. With
+//! `serve --test-clock`, also `POST /test/clock?advance=SECONDS` ([`crate::clock`]).
 //!
 //! Control plane only: a plain blocking thread on its own (loopback) listener, one request per
 //! connection, bounded reads and timeouts. It reads the current snapshot like the workers do
@@ -130,6 +131,21 @@ fn serve(
                 param("stage").as_deref(),
             );
             respond(&mut stream, 200, &body.to_string())
+        }
+        // The test clock (`serve --test-clock` only): moves throttles, quotas and cache TTLs
+        // forward, so tests cross a quota period or a TTL without sleeping.
+        ("POST", "/test/clock") if crate::clock::test_clock_enabled() => {
+            match param("advance").and_then(|s| s.parse::<u64>().ok()) {
+                Some(secs) => {
+                    let skew = crate::clock::advance(secs).unwrap_or(0);
+                    respond(&mut stream, 200, &format!(r#"{{"skewSeconds":{skew}}}"#))
+                }
+                None => respond(
+                    &mut stream,
+                    400,
+                    r#"{"message":"advance=SECONDS (a whole number) is required"}"#,
+                ),
+            }
         }
         _ => respond(&mut stream, 404, r#"{"message":"Not Found"}"#),
     }

@@ -529,10 +529,9 @@ impl Limiter {
             .clock
             .now()
             .saturating_duration_since(self.epoch)
-            .as_nanos() as u64;
-        let unix_secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+            .as_nanos() as u64
+            + crate::clock::skew_ns();
+        let unix_secs = crate::clock::unix_secs();
         Now { mono_ns, unix_secs }
     }
 

@@ -499,12 +499,10 @@ fn parse_period(s: &str) -> Option<QuotaPeriod> {
     }
 }
 
-/// Today's UTC day number from the system clock.
+/// Today's UTC day number from the system clock (and the test clock's skew).
 #[must_use]
 pub fn today_utc() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / SECS_PER_DAY)
+    crate::clock::unix_secs() / SECS_PER_DAY
 }
 
 /// The background thread that flushes a registry every interval and once more when stopped.

@@ -104,6 +104,7 @@ impl WorkerCache {
             .now()
             .saturating_duration_since(self.epoch)
             .as_nanos() as u64
+            + crate::clock::skew_ns()
     }
 }
 

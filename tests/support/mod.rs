@@ -125,6 +125,26 @@ impl Gateway {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// `http://ADDR` of the admin endpoint, from the start-up banner.
+    pub fn admin(&self) -> String {
+        self.banner
+            .iter()
+            .find_map(|l| l.strip_prefix("tollgate: admin endpoint on "))
+            .expect("admin endpoint in the banner")
+            .to_string()
+    }
+
+    /// Moves the gateway's clocks forward (it must run with `--test-clock`).
+    pub fn advance_clock(&self, secs: u64) {
+        let r = request(
+            "POST",
+            &format!("{}/test/clock?advance={secs}", self.admin()),
+            &[],
+            None,
+        );
+        assert_eq!(r.status, 200, "advancing the test clock: {}", r.body);
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
