@@ -4,7 +4,7 @@
 //! repeats an earlier `x-n`, a miss shows its own.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::{Backend, Gateway, Resp, driver_args, request, temp_dir};
 
