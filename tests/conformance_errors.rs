@@ -2,8 +2,9 @@
 //! AWS; copied with their `source` fields) that need routing, API keys and HTTP/MOCK
 //! integrations, replayed byte for byte over a raw socket against the real gateway with a
 //! real backend. Each case's API is rebuilt here from its `configuration` summary. The
-//! Lambda cases (012–017, 025–027) run in `lambda.rs`; the request-validator cases (005–011)
-//! wait for request validation.
+//! Lambda cases (012–017, 025–027) run in `lambda.rs` with real functions; 020–023 (headers
+//! AWS lets you map onto a Lambda integration request but then refuses) run here; the
+//! request-validator cases (005–011) wait for request validation.
 
 use std::io::Write;
 use std::time::Duration;
@@ -54,6 +55,17 @@ fn config(id: &str, backend: &Backend) -> Option<String> {
             "",
         )
     };
+    // AWS and AWS_PROXY (Lambda) integrations with a mapped header AWS refuses at call time:
+    // the Invoke endpoint is the test backend, which the gateway must never reach.
+    let lambda_mapped = |path: &str, kind: &str, header: &str, value: &str| {
+        api(
+            "test",
+            &format!(
+                "        /{path}:\n          get:\n            x-amazon-apigateway-integration:\n              type: {kind}\n              httpMethod: POST\n              uri: \"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:f/invocations\"\n              requestParameters:\n                integration.request.header.{header}: \"'{value}'\"\n              responses:\n                default:\n                  statusCode: \"200\""
+            ),
+            &format!("lambda:\n  endpoint: \"http://{b}\"\n  region: us-east-1\n"),
+        )
+    };
     let greedy = |kind: &str| {
         api(
             "test",
@@ -78,6 +90,15 @@ fn config(id: &str, backend: &Backend) -> Option<String> {
             "Transfer-Encoding",
             "deflate",
         ),
+        "020" => lambda_mapped(
+            "authorization",
+            "aws",
+            "Authorization",
+            "request_params_authorization",
+        ),
+        "021" => lambda_mapped("connection", "aws_proxy", "Connection", "keep-alive"),
+        "022" => lambda_mapped("expect", "aws", "Expect", "200-ok"),
+        "023" => lambda_mapped("te", "aws_proxy", "TE", "gzip"),
         "024" => format!(
             "apis:\n  - name: conf\n    openapi:\n      openapi: \"3.0.1\"\n      info: {{ title: conf, version: \"1\" }}\n      paths:\n        /path1:\n          get:\n            x-amazon-apigateway-integration:\n              type: http_proxy\n              httpMethod: POST\n              uri: \"http://${{stageVariables.TestHost}}/${{stageVariables.testPath}}?${{stageVariables.querystring}}\"\n    stages:\n      - name: v1\n        variables: {{ TestHost: '{b}', testPath: test-path, querystring: 'qs_key=qs_value' }}\n      - name: v2\n"
         ),
@@ -188,7 +209,7 @@ fn conformance_error_cases() {
         }
         ran.push(name);
     }
-    assert_eq!(ran.len(), 9, "cases run: {ran:?}");
+    assert_eq!(ran.len(), 13, "cases run: {ran:?}");
     assert!(
         failures.is_empty(),
         "{} of {} failed:\n{}",
