@@ -70,7 +70,7 @@ pub(super) async fn http(
         r.extend_from_slice(b"\r\n");
     }
     header(&mut r, "X-Amzn-Apigateway-Api-Id", t.api.id.as_bytes());
-    header(&mut r, "X-Amzn-Trace-Id", trace_id().as_bytes());
+    header(&mut r, "X-Amzn-Trace-Id", TraceId::new().as_bytes());
     if !set_by_mapping("content-type") && !matches!(req.method, "GET" | "HEAD" | "OPTIONS") {
         match (content_type, req.header("content-type")) {
             (Some(ct), _) => header(&mut r, "Content-Type", ct.as_bytes()),

@@ -239,7 +239,7 @@ fn build_event(lambda: &LambdaSettings, req: &Request<'_>, t: &Target<'_, '_>, o
         .iter()
         .filter_map(|(k, v)| Some((k, std::str::from_utf8(v).ok()?)))
         .collect();
-    let (request_time, epoch) = request_time();
+    let request_time = RequestTime::now();
     let resource_id = short_id(t.method.resource_path.as_bytes(), t.api.id.as_bytes());
     let deployment_id = short_id(t.stage.name.as_bytes(), t.api.id.as_bytes());
     let source_ip = req.client.ip().to_string();
@@ -265,8 +265,8 @@ fn build_event(lambda: &LambdaSettings, req: &Request<'_>, t: &Target<'_, '_>, o
             domain_name: req.header_str("host").unwrap_or(""),
             extended_request_id: t.extended_id(),
             request_id: t.request_id(),
-            request_time: &request_time,
-            request_time_epoch: epoch,
+            request_time: request_time.as_str(),
+            request_time_epoch: request_time.epoch_ms,
             resource_id: &resource_id,
             stage: &t.stage.name,
             source_ip: &source_ip,
