@@ -531,6 +531,7 @@ pub(super) fn backend_origin<'i, 'u>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
