@@ -323,8 +323,10 @@ fn hex_into(out: &mut [u8], mut v: u64) {
 /// The media type of a header value, without parameters or surrounding space (compare it
 /// case-insensitively: config content types are stored lower-cased).
 pub(super) fn media_type(v: Option<&[u8]>) -> Option<&str> {
-    let v = std::str::from_utf8(v?).ok()?;
-    let t = v.split([';', ',']).next()?.trim();
+    let v = v?;
+    // A byte scan: `str::split` with a char-set pattern cost ~700 instructions per request.
+    let end = memchr::memchr2(b';', b',', v).unwrap_or(v.len());
+    let t = std::str::from_utf8(trim_ows(&v[..end])).ok()?;
     (!t.is_empty()).then_some(t)
 }
 
