@@ -10,6 +10,7 @@
 //! * [`pipeline`]: the spine that calls every stage in order and turns failures into
 //!   AWS gateway responses.
 //! * [`limit`]: LIMIT. Atomic token buckets and quotas, the only state shared across cores.
+//! * [`validate`]: VALIDATE. Request validators: required parameters, JSON Schema models.
 //! * [`template`]: MAP and MAP BACK. VTL mapping templates compiled to bytecode.
 //! * [`cache`]: the per-core stage response cache.
 //! * [`integration`]: INTEGRATE. HTTP, HTTP_PROXY and MOCK integrations, and the
@@ -31,6 +32,7 @@ pub mod pipeline;
 pub mod route;
 pub mod server;
 pub mod template;
+pub mod validate;
 
 /// Prints a line on stdout, ignoring a closed pipe (`tollgate validate x | head -1`, or a
 /// supervisor that closed our stdout): output is never worth a panic.

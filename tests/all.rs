@@ -30,6 +30,9 @@ mod fd_leak;
 // API keys, usage plans, throttles and quotas (with restart and reload).
 mod limits;
 
+// Request validators: required parameters, models by content type, per-method validators.
+mod validation;
+
 // The stage response cache: hits, TTLs, keys, method settings, invalidation, flush, budget.
 mod cache;
 

@@ -92,6 +92,16 @@ const CASES: &[(&str, &str, &str)] = &[
         "cannot load `no-such-export.yaml`",
     ),
     (
+        "unknown-request-validator.yaml",
+        "/paths/~1pets/post/x-amazon-apigateway-request-validator",
+        "unknown request validator `params-only`",
+    ),
+    (
+        "invalid-request-model.yaml",
+        "/paths/~1pets/post/requestBody/content/application~1json/schema",
+        "the request model for `application/json` is not a valid JSON Schema (draft 4)",
+    ),
+    (
         "bad-listener-address.yaml",
         "/listeners/0/address",
         "`localhost:8080` is not an IP:PORT address",

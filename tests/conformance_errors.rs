@@ -3,8 +3,8 @@
 //! integrations, replayed byte for byte over a raw socket against the real gateway with a
 //! real backend. Each case's API is rebuilt here from its `configuration` summary. The
 //! Lambda cases (012–017, 025–027) run in `lambda.rs` with real functions; 020–023 (headers
-//! AWS lets you map onto a Lambda integration request but then refuses) run here; the
-//! request-validator cases (005–011) wait for request validation.
+//! AWS lets you map onto a Lambda integration request but then refuses) and the
+//! request-validator cases (005–011) run here.
 
 use std::io::Write;
 use std::time::Duration;
@@ -66,6 +66,50 @@ fn config(id: &str, backend: &Backend) -> Option<String> {
             &format!("lambda:\n  endpoint: \"http://{b}\"\n  region: us-east-1\n"),
         )
     };
+    // Request validators (005-011): a validator checking parameters and body, the case's
+    // required parameters and models. The integrations are never reached.
+    let validated = |paths: &str, schemas: &str| {
+        format!(
+            "lambda:\n  endpoint: \"http://{b}\"\napis:\n  - name: conf\n    id: conf\n    openapi:\n      openapi: \"3.0.1\"\n      info: {{ title: conf, version: \"1\" }}\n      x-amazon-apigateway-request-validators:\n        all: {{ validateRequestBody: true, validateRequestParameters: true }}\n      x-amazon-apigateway-request-validator: all\n      components:\n        schemas:\n{schemas}\n      paths:\n{paths}\n    stages:\n      - name: local\n"
+        )
+    };
+    let lambda_proxy = "            x-amazon-apigateway-integration:\n              type: aws_proxy\n              httpMethod: POST\n              uri: \"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:f/invocations\"\n";
+    let json_body = |model: &str| {
+        format!(
+            "            requestBody:\n              content:\n                application/json:\n                  schema: {{ $ref: \"#/components/schemas/{model}\" }}\n"
+        )
+    };
+    let required = |names: &[(&str, &str)]| {
+        let mut s = String::from("            parameters:\n");
+        for (loc, name) in names {
+            s.push_str(&format!("              - {{ name: {name}, in: {loc}, required: true, schema: {{ type: string }} }}\n"));
+        }
+        s
+    };
+    let test_schema = "          testSchema:\n            $schema: \"http://json-schema.org/draft-04/schema#\"\n            title: testSchema\n            type: object\n            properties: { a: { type: number }, b: { type: number } }\n            required: [a, b]\n";
+    // 007 alone changes POST's required path parameter to `issuer`, absent from the path.
+    let nested = |post_path_param: &str| {
+        validated(
+            &format!(
+                "        /nested/{{test}}:\n          get:\n{}{}{}          post:\n{}{}{}",
+                required(&[
+                    ("path", "test"),
+                    ("query", "qs1"),
+                    ("header", "x-header-param")
+                ]),
+                json_body("testSchema"),
+                lambda_proxy,
+                required(&[
+                    ("path", post_path_param),
+                    ("query", "qs1"),
+                    ("header", "x-header-param")
+                ]),
+                json_body("testSchema"),
+                lambda_proxy
+            ),
+            test_schema,
+        )
+    };
     let greedy = |kind: &str| {
         api(
             "test",
@@ -83,6 +127,26 @@ fn config(id: &str, backend: &Backend) -> Option<String> {
         ),
         "003" => keyed(true),
         "004" => keyed(false),
+        "005" | "006" | "008" | "009" => nested("test"),
+        "007" => nested("issuer"),
+        "010" => validated(
+            &format!(
+                "        /path:\n          post:\n{}{}",
+                json_body("testSchemaList"),
+                mock()
+            ),
+            &format!(
+                "{test_schema}          testSchemaList:\n            type: array\n            items: {{ $ref: \"https://apigateway.amazonaws.com/restapis/conf/models/testSchema\" }}\n"
+            ),
+        ),
+        "011" => validated(
+            &format!(
+                "        /path:\n          post:\n{}{}",
+                json_body("TestModel"),
+                mock()
+            ),
+            "          StatusModel:\n            type: object\n            properties: { Status: { type: string }, Order: { type: integer } }\n            required: [Status, Order]\n          TestModel:\n            type: object\n            properties:\n              status:\n                oneOf:\n                  - { type: \"null\" }\n                  - { $ref: \"https://apigateway.amazonaws.com/restapis/conf/models/StatusModel\" }\n            required: [status]\n",
+        ),
         "018" => mapped("content-length", "http", "Content-Length", "0"),
         "019" => mapped(
             "transfer-encoding",
@@ -111,10 +175,13 @@ fn config(id: &str, backend: &Backend) -> Option<String> {
 /// Sends the case's request exactly (header names as written) and reads the whole answer.
 fn send(gw: &Gateway, req: &J) -> (u16, Vec<(String, String)>, String) {
     let mut s = raw_conn(gw.addr);
+    let target = match req["raw_query"].as_str() {
+        Some(q) => format!("{}?{q}", req["raw_path"].as_str().unwrap()),
+        None => req["raw_path"].as_str().unwrap().to_string(),
+    };
     let mut raw = format!(
-        "{} {} HTTP/1.1\r\nHost: conformance.test\r\n",
+        "{} {target} HTTP/1.1\r\nHost: conformance.test\r\n",
         req["method"].as_str().unwrap(),
-        req["raw_path"].as_str().unwrap()
     );
     let mut chunked = false;
     let mut has_connection = false;
@@ -209,7 +276,7 @@ fn conformance_error_cases() {
         }
         ran.push(name);
     }
-    assert_eq!(ran.len(), 13, "cases run: {ran:?}");
+    assert_eq!(ran.len(), 20, "cases run: {ran:?}");
     assert!(
         failures.is_empty(),
         "{} of {} failed:\n{}",

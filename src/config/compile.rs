@@ -60,6 +60,7 @@ pub fn compile_api(
     let mut methods = Vec::new();
     let mut olocs = Vec::new();
     let api_key_schemes = api_key_schemes(root);
+    let validators = super::validators::api_validators(file, root, problems);
     match root.get("paths") {
         Some(Value::Object(paths)) => {
             for (path, item) in paths {
@@ -94,12 +95,16 @@ pub fn compile_api(
                         continue;
                     }
                     let cache_key = super::cache::key_spec(file, &oloc, op, path, problems);
+                    let validator = op
+                        .as_object()
+                        .and_then(|op| validators.method(file, &oloc, root, item, op, problems));
                     methods.push(MethodConf {
                         resource_path: path.clone(),
                         http_method: http_method.to_string(),
                         api_key_required,
                         integration,
                         cache_key,
+                        validator,
                     });
                     olocs.push(oloc);
                 }

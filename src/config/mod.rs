@@ -3,6 +3,7 @@
 //! * [`load`]: read YAML/JSON files, with line and column on syntax errors.
 //! * [`gateway`]: the raw shapes of the gateway config file.
 //! * [`compile`]: OpenAPI + extensions → compiled APIs, collecting every problem.
+//! * [`validators`]: request validators and models → [`crate::validate::RequestValidator`].
 //! * [`snapshot`]: the immutable [`Snapshot`] workers read, and how a new one is published.
 //! * [`error`]: [`ConfigError`]: file, place, problem and fix.
 
@@ -12,6 +13,7 @@ pub mod error;
 pub mod gateway;
 pub mod load;
 pub mod snapshot;
+pub mod validators;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

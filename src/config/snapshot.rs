@@ -161,6 +161,8 @@ pub struct MethodConf {
     pub integration: Integration,
     /// How its cache key is built (`cacheNamespace`, `cacheKeyParameters`).
     pub cache_key: CacheKeySpec,
+    /// Its request validator (`x-amazon-apigateway-request-validator`), if one applies.
+    pub validator: Option<crate::validate::RequestValidator>,
 }
 
 /// A custom domain with its base path mappings, longest first.

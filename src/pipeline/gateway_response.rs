@@ -38,6 +38,11 @@ pub enum Reject {
     /// invalidate, under `FAIL_WITH_403` (docs/caching.md; the body is **unconfirmed**: AWS's
     /// implicit-deny wording, aws-behavior §12).
     CacheInvalidationDenied,
+    /// `BAD_REQUEST_PARAMETERS` (400): required parameters are missing; the body names them
+    /// ([`write_detail`]).
+    BadRequestParameters,
+    /// `BAD_REQUEST_BODY` (400): the body does not satisfy the method's model.
+    BadRequestBody,
 }
 
 impl Reject {
@@ -102,6 +107,16 @@ impl Reject {
                 r#"{"Message":"User is not authorized to access this resource"}"#,
                 Some("AccessDeniedException"),
             ),
+            Reject::BadRequestParameters => (
+                400,
+                r#"{"message": "Missing required request parameters: []"}"#,
+                Some("BadRequestException"),
+            ),
+            Reject::BadRequestBody => (
+                400,
+                r#"{"message": "Invalid request body"}"#,
+                Some("BadRequestException"),
+            ),
             Reject::HeadersTooLarge => (
                 431,
                 r#"{"message":"Request Header Fields Too Large"}"#,
@@ -118,7 +133,29 @@ impl Reject {
 
 /// Writes the gateway response for `reject`.
 pub fn write(reject: Reject, keep_alive: bool, head: bool, out: &mut Vec<u8>) {
+    write_detail(reject, None, keep_alive, head, out);
+}
+
+/// Writes the gateway response for `reject`, with `detail` in its message where AWS puts one
+/// (`BAD_REQUEST_PARAMETERS`: the missing names between the brackets).
+pub fn write_detail(
+    reject: Reject,
+    detail: Option<&str>,
+    keep_alive: bool,
+    head: bool,
+    out: &mut Vec<u8>,
+) {
     let (status, body, error_type) = reject.parts();
+    let built;
+    let body = match (reject, detail) {
+        (Reject::BadRequestParameters, Some(names)) => {
+            let message = format!("Missing required request parameters: [{names}]");
+            let quoted = serde_json::to_string(&message).unwrap_or_default();
+            built = format!(r#"{{"message": {quoted}}}"#);
+            built.as_str()
+        }
+        _ => body,
+    };
     status_line(out, status);
     date(out);
     header(out, "Content-Type", b"application/json");

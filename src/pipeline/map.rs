@@ -90,7 +90,7 @@ pub(super) fn url_encode_into(s: &str, out: &mut String) {
 }
 
 /// Last value of a query parameter, decoded.
-pub(super) fn query_last<'a>(query: Option<&'a str>, name: &str) -> Option<Cow<'a, str>> {
+pub fn query_last<'a>(query: Option<&'a str>, name: &str) -> Option<Cow<'a, str>> {
     query?.split('&').rev().find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         (url_decode(k) == name).then(|| url_decode(v))
@@ -322,7 +322,7 @@ fn hex_into(out: &mut [u8], mut v: u64) {
 
 /// The media type of a header value, without parameters or surrounding space (compare it
 /// case-insensitively: config content types are stored lower-cased).
-pub(super) fn media_type(v: Option<&[u8]>) -> Option<&str> {
+pub fn media_type(v: Option<&[u8]>) -> Option<&str> {
     let v = v?;
     // A byte scan: `str::split` with a char-set pattern cost ~700 instructions per request.
     let end = memchr::memchr2(b';', b',', v).unwrap_or(v.len());

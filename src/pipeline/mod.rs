@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 pub use cache::WorkerCache;
 pub use gateway_response::Reject;
-pub use map::url_decode;
+pub use map::{media_type, query_last, url_decode};
 
 use self::http::*;
 use self::lambda::*;
@@ -212,6 +212,23 @@ pub async fn handle(
                 tr.reject(r);
             }
             gateway_response::write(r, keep_alive, head, out);
+            return keep_alive;
+        }
+    }
+    // VALIDATE: required parameters, then the body against its model (src/validate/). Before
+    // the cache, so an invalid request is refused whatever a valid one stored.
+    if let Some(validator) = &target.method.validator {
+        if let Err(invalid) = validator.check(req, &target.params) {
+            let (r, detail) = match &invalid {
+                crate::validate::Invalid::Parameters(names) => {
+                    (Reject::BadRequestParameters, Some(names.as_str()))
+                }
+                crate::validate::Invalid::Body => (Reject::BadRequestBody, None),
+            };
+            if let Some(tr) = scratch.trace.as_deref_mut() {
+                tr.reject(r);
+            }
+            gateway_response::write_detail(r, detail, keep_alive, head, out);
             return keep_alive;
         }
     }

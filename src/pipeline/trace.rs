@@ -235,6 +235,8 @@ fn gateway_response_type(r: Reject) -> &'static str {
         Reject::QuotaExceeded => "QUOTA_EXCEEDED",
         Reject::InvalidApiKey => "INVALID_API_KEY",
         Reject::CacheInvalidationDenied => "ACCESS_DENIED",
+        Reject::BadRequestParameters => "BAD_REQUEST_PARAMETERS",
+        Reject::BadRequestBody => "BAD_REQUEST_BODY",
         Reject::BadLambdaResponse => "DEFAULT_5XX",
         Reject::UnknownStage | Reject::BadRequest | Reject::HeadersTooLarge => "DEFAULT_4XX",
     }
