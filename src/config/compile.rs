@@ -113,16 +113,7 @@ pub fn compile_api(
         Some(_) => problems.push(err("/paths", "`paths` must be an object".into())),
         None => problems.push(err("", "the document has no `paths`".into()).warning()),
     }
-    let binary_media_types = root
-        .get("x-amazon-apigateway-binary-media-types")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let binary_media_types = strings(root.get("x-amazon-apigateway-binary-media-types"));
     // Backend origins per stage, resolved now so requests skip parsing them.
     for m in &mut methods {
         if let Some(uri) = &m.integration.uri {
@@ -143,6 +134,18 @@ pub fn compile_api(
         binary_media_types,
         limit_base: 0,
     })
+}
+
+/// The strings of a JSON array (other items skipped); empty when it is not one.
+pub(super) fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Names of security schemes that are API keys (`x-api-key` header), in Swagger 2 or OAS 3.

@@ -221,17 +221,7 @@ fn request_models<'a>(
         return Vec::new();
     };
     let at = format!("parameters/{i}/schema");
-    let consumes: Vec<String> = op
-        .get("consumes")
-        .or_else(|| root.get("consumes"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let consumes = super::compile::strings(op.get("consumes").or_else(|| root.get("consumes")));
     if consumes.is_empty() {
         vec![("application/json".to_string(), schema, at)]
     } else {
