@@ -226,3 +226,53 @@ apis:
     let r = request("POST", &gw.url("/dev/orders"), &[ct], Some(r#"{"qty": 0}"#));
     assert_eq!((r.status, r.body.as_str()), (400, BAD_BODY));
 }
+
+#[test]
+fn validation_runs_before_the_cache() {
+    // A cached GET whose cache key ignores the required header: a valid request fills the
+    // entry, and a request without the header is still refused rather than served from it.
+    let backend = crate::support::Backend::start();
+    let yaml = format!(
+        r##"
+apis:
+  - name: c
+    openapi:
+      openapi: "3.0.1"
+      info: {{ title: c, version: "1" }}
+      x-amazon-apigateway-request-validators:
+        params: {{ validateRequestBody: false, validateRequestParameters: true }}
+      x-amazon-apigateway-request-validator: params
+      paths:
+        /items:
+          get:
+            parameters:
+              - {{ name: X-Tenant, in: header, required: true, schema: {{ type: string }} }}
+            x-amazon-apigateway-integration:
+              type: http_proxy
+              httpMethod: GET
+              uri: "http://{}/items"
+    stages:
+      - name: dev
+        cache: {{ cacheClusterEnabled: true, cacheClusterSize: "0.5", cacheTtlInSeconds: 300 }}
+        method_settings:
+          "*/*": {{ cachingEnabled: true }}
+"##,
+        backend.addr()
+    );
+    let gw = Gateway::start_yaml(&yaml, &[]);
+    let url = gw.url("/dev/items");
+    // The backend echoes the request's headers: the second answer is the first one's (a hit).
+    let first = request("GET", &url, &[("X-Tenant", "a")], None);
+    let second = request("GET", &url, &[("X-Tenant", "b")], None);
+    assert_eq!((first.status, second.status), (200, 200));
+    assert!(first.body.contains(r#""a""#), "{}", first.body);
+    assert_eq!(second.body, first.body, "the second GET is a cache hit");
+    let r = request("GET", &url, &[], None);
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (
+            400,
+            r#"{"message": "Missing required request parameters: [X-Tenant]"}"#
+        )
+    );
+}
