@@ -229,3 +229,67 @@ fn test_invoke_reports_a_gateway_response() {
     assert_ne!(code, 0);
     assert!(err.contains("no stage `nope`"), "{err}");
 }
+
+#[test]
+fn test_invoke_logs_request_validation() {
+    let yaml = r##"
+apis:
+  - name: v
+    openapi:
+      openapi: "3.0.1"
+      info: { title: v, version: "1" }
+      x-amazon-apigateway-request-validators:
+        all: { validateRequestBody: true, validateRequestParameters: true }
+      x-amazon-apigateway-request-validator: all
+      paths:
+        /pets:
+          post:
+            parameters:
+              - { name: X-Tenant, in: header, required: true, schema: { type: string } }
+            requestBody:
+              content:
+                application/json:
+                  schema: { type: object, required: [name] }
+            x-amazon-apigateway-integration:
+              type: mock
+              requestTemplates: { application/json: '{"statusCode": 200}' }
+              responses: { default: { statusCode: "200" } }
+    stages:
+      - name: dev
+"##;
+    let (code, lines, err) = test_invoke(yaml, &["--method", "POST", "--path", "/pets"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(lines[0], "Status: 400");
+    let missing = r#"{"message": "Missing required request parameters: [X-Tenant]"}"#;
+    assert_in_order(
+        &lines,
+        &[
+            "Request validation failed: Missing required request parameters: [X-Tenant]",
+            "Gateway response type: BAD_REQUEST_PARAMETERS with status code: 400",
+            &format!("Gateway response body: {missing}"),
+            "Method completed with status: 400",
+        ],
+    );
+    let args = [
+        "--method",
+        "POST",
+        "--path",
+        "/pets",
+        "-H",
+        "X-Tenant: a",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"name": "Rex"}"#,
+    ];
+    let (code, lines, err) = test_invoke(yaml, &args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(lines[0], "Status: 200");
+    assert_in_order(
+        &lines,
+        &[
+            "Request validation succeeded for content type application/json",
+            "Method completed with status: 200",
+        ],
+    );
+}

@@ -131,6 +131,18 @@ impl Reject {
     }
 }
 
+/// The body of `reject`'s gateway response, with `detail` where AWS puts one.
+pub fn body(reject: Reject, detail: Option<&str>) -> std::borrow::Cow<'static, str> {
+    match (reject, detail) {
+        (Reject::BadRequestParameters, Some(names)) => {
+            let message = format!("Missing required request parameters: [{names}]");
+            let quoted = serde_json::to_string(&message).unwrap_or_default();
+            format!(r#"{{"message": {quoted}}}"#).into()
+        }
+        _ => reject.parts().1.into(),
+    }
+}
+
 /// Writes the gateway response for `reject`.
 pub fn write(reject: Reject, keep_alive: bool, head: bool, out: &mut Vec<u8>) {
     write_detail(reject, None, keep_alive, head, out);
@@ -145,17 +157,8 @@ pub fn write_detail(
     head: bool,
     out: &mut Vec<u8>,
 ) {
-    let (status, body, error_type) = reject.parts();
-    let built;
-    let body = match (reject, detail) {
-        (Reject::BadRequestParameters, Some(names)) => {
-            let message = format!("Missing required request parameters: [{names}]");
-            let quoted = serde_json::to_string(&message).unwrap_or_default();
-            built = format!(r#"{{"message": {quoted}}}"#);
-            built.as_str()
-        }
-        _ => body,
-    };
+    let (status, _, error_type) = reject.parts();
+    let body = body(reject, detail);
     status_line(out, status);
     date(out);
     header(out, "Content-Type", b"application/json");

@@ -218,7 +218,11 @@ pub async fn handle(
     // VALIDATE: required parameters, then the body against its model (src/validate/). Before
     // the cache, so an invalid request is refused whatever a valid one stored.
     if let Some(validator) = &target.method.validator {
-        if let Err(invalid) = validator.check(req, &target.params) {
+        let checked = validator.check(req, &target.params);
+        if let Some(tr) = scratch.trace.as_deref_mut() {
+            tr.validation(req, &checked);
+        }
+        if let Err(invalid) = checked {
             let (r, detail) = match &invalid {
                 crate::validate::Invalid::Parameters(names) => {
                     (Reject::BadRequestParameters, Some(names.as_str()))
@@ -226,7 +230,7 @@ pub async fn handle(
                 crate::validate::Invalid::Body => (Reject::BadRequestBody, None),
             };
             if let Some(tr) = scratch.trace.as_deref_mut() {
-                tr.reject(r);
+                tr.reject_detail(r, detail);
             }
             gateway_response::write_detail(r, detail, keep_alive, head, out);
             return keep_alive;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use super::{Reject, Target};
 use crate::http::request::Request;
 use crate::integration::upstream::{BackendResponse, UpstreamError};
+use crate::validate::Invalid;
 
 /// Bodies longer than this are cut in the log, as AWS cuts logged bodies (it keeps
 /// 1 KB in CloudWatch; a local tool can afford more).
@@ -211,9 +212,31 @@ impl Trace {
     }
 
     /// A gateway response replaced the normal answer (AWS logs the type, then the body).
+    /// AWS's execution-log lines for a request validator's verdict.
+    pub(super) fn validation(&mut self, req: &Request<'_>, result: &Result<(), Invalid>) {
+        let ct = super::media_type(req.header("content-type")).unwrap_or("application/json");
+        match result {
+            Ok(()) => self.line(format!(
+                "Request validation succeeded for content type {ct}"
+            )),
+            Err(Invalid::Parameters(names)) => self.line(format!(
+                "Request validation failed: Missing required request parameters: [{names}]"
+            )),
+            Err(Invalid::Body) => self.line(format!(
+                "Request body does not match model schema for content type {ct}"
+            )),
+        }
+    }
+
     pub(super) fn reject(&mut self, r: Reject) {
+        self.reject_detail(r, None);
+    }
+
+    /// [`Trace::reject`] for a gateway response whose body carries a detail.
+    pub(super) fn reject_detail(&mut self, r: Reject, detail: Option<&str>) {
         self.rejected = true;
-        let (status, body, _) = r.parts();
+        let status = r.status();
+        let body = super::gateway_response::body(r, detail);
         self.line(format!(
             "Gateway response type: {} with status code: {status}",
             gateway_response_type(r)
