@@ -42,6 +42,13 @@ pub enum Instr {
     Const(u32),
     /// Pop receiver, push receiver.name.
     Attr(u32),
+    /// `Load(slot)` then `Attr` for each name of `chains[start..start + len]`, in one step
+    /// (walked on the JSON tape without intermediate values when it can be).
+    Path {
+        slot: u32,
+        start: u32,
+        len: u32,
+    },
     /// Pop `argc` arguments and a receiver, push the result of method `name`.
     Call {
         name: u32,
@@ -108,6 +115,10 @@ pub struct Program {
     pub code: Vec<Instr>,
     pub consts: Vec<Const>,
     pub names: Vec<Box<str>>,
+    /// [`super::json_doc::signature`] of each name, for member lookups.
+    pub name_sigs: Vec<u64>,
+    /// Name indexes of `Path` property chains.
+    pub chains: Vec<u32>,
     pub paths: Vec<JsonPath>,
     pub slot_count: u32,
 }

@@ -82,6 +82,9 @@ impl Compiler<'_> {
         }
         let i = self.p.names.len() as u32;
         self.p.names.push(name.into());
+        self.p
+            .name_sigs
+            .push(super::json_doc::signature(name.as_bytes()));
         self.names.insert(name.to_owned(), i);
         i
     }
@@ -275,7 +278,28 @@ impl Compiler<'_> {
                 }
             }
         }
-        self.emit(Instr::Load(s))?;
+        // `$var.a.b`: a template variable's leading properties resolve in one instruction.
+        let props = rest
+            .iter()
+            .take_while(|a| matches!(a, Accessor::Property(_)))
+            .count();
+        if s as usize >= PREDEFINED.len() && props > 0 {
+            let start = self.p.chains.len() as u32;
+            for a in &rest[..props] {
+                if let Accessor::Property(n) = a {
+                    let n = self.name(n);
+                    self.p.chains.push(n);
+                }
+            }
+            self.emit(Instr::Path {
+                slot: s,
+                start,
+                len: props as u32,
+            })?;
+            rest = &rest[props..];
+        } else {
+            self.emit(Instr::Load(s))?;
+        }
         for a in rest {
             self.accessor(a)?;
         }

@@ -29,7 +29,7 @@ use super::value::{Entries, MAX_RENDER_DEPTH, MapKind, Value, java_double, json_
 /// are skipped with one comparison, and keys of up to [`SIG_BYTES`] bytes never need more.
 const SIG_BYTES: usize = 6;
 
-fn signature(key: &[u8]) -> u64 {
+pub fn signature(key: &[u8]) -> u64 {
     let mut sig = (key.len() as u64) << 48;
     for (i, &c) in key.iter().take(SIG_BYTES).enumerate() {
         sig |= u64::from(c) << (8 * i);
@@ -37,23 +37,60 @@ fn signature(key: &[u8]) -> u64 {
     sig
 }
 
-/// Bytes that end the fast scan of a string: the closing quote, an escape, and the
-/// control characters serde_json rejects.
-static STRING_STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
+/// [`signature`] of `b[start..end]`, from one 8-byte load when the text allows it.
+fn signature_at(b: &[u8], start: usize, end: usize) -> u64 {
+    let len = end - start;
+    match load8(b, start) {
+        Some(w) => {
+            let mask = if len >= SIG_BYTES {
+                (1u64 << (8 * SIG_BYTES)) - 1
+            } else {
+                (1u64 << (8 * len)) - 1
+            };
+            (w & mask) | ((len as u64) << 48)
+        }
+        None => signature(b.get(start..end).unwrap_or(&[])),
     }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
+}
+
+// Eight bytes at a time (SWAR): strings and indentation are most of a JSON body.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+fn load8(b: &[u8], i: usize) -> Option<u64> {
+    b.get(i..i.checked_add(8)?)
+        .and_then(|s| <[u8; 8]>::try_from(s).ok())
+        .map(u64::from_le_bytes)
+}
+
+/// High bit set in the lanes of `w` that are zero. Lanes above the lowest hit may be
+/// false positives (borrows), so only the lowest set bit is meaningful.
+fn zero_lanes(w: u64) -> u64 {
+    w.wrapping_sub(ONES) & !w & HIGHS
+}
+
+/// Lanes that end the fast scan of a string: the closing quote, an escape, and the
+/// control characters serde_json rejects (same caveat as [`zero_lanes`]).
+fn string_stops(w: u64) -> u64 {
+    zero_lanes(w ^ (ONES * u64::from(b'"')))
+        | zero_lanes(w ^ (ONES * u64::from(b'\\')))
+        | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
+}
+
+fn is_string_stop(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20
+}
+
+/// Powers of ten serde_json divides by (exact as `f64` up to 1e22).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
 
 /// serde_json's recursion limit: the 128th nested container is an error.
 const MAX_NESTING: u32 = 128;
-/// Objects with at most this many members are checked for duplicate keys pairwise.
+/// Objects with at most this many members are checked for duplicate keys as each key
+/// arrives; larger ones once more at their end, with a hash set.
 const PAIRWISE_DUP_CHECK: usize = 16;
 /// Longest integer literal read directly (more digits may overflow `i64`).
 const MAX_FAST_DIGITS: usize = 18;
@@ -166,20 +203,41 @@ struct Builder<'t> {
     i: usize,
     nodes: Vec<Node>,
     decoded: Vec<Rc<str>>,
-    /// Key spans of the objects being parsed (a stack; each object owns a suffix).
-    keys: Vec<(u32, u32)>,
+    /// Signatures and spans of the keys of the objects being parsed (a stack; each object
+    /// owns a suffix).
+    keys: Vec<(u64, u32, u32)>,
     fallback: bool,
 }
 
 type R = Result<(), ()>;
 
 impl Builder<'_> {
+    #[inline]
     fn ws(&mut self) {
+        if self.b.get(self.i).is_some_and(|&c| c > b' ') {
+            return;
+        }
+        self.ws_run();
+    }
+
+    fn ws_run(&mut self) {
         while let Some(&c) = self.b.get(self.i) {
-            if !matches!(c, b' ' | b'\n' | b'\t' | b'\r') {
-                break;
+            match c {
+                b' ' | b'\t' | b'\r' => self.i += 1,
+                b'\n' => {
+                    self.i += 1;
+                    // Indentation: spaces eight at a time.
+                    while let Some(w) = load8(self.b, self.i) {
+                        let other = w ^ (ONES * u64::from(b' '));
+                        if other != 0 {
+                            self.i += (other.trailing_zeros() / 8) as usize;
+                            break;
+                        }
+                        self.i += 8;
+                    }
+                }
+                _ => return,
             }
-            self.i += 1;
         }
     }
 
@@ -240,6 +298,10 @@ impl Builder<'_> {
             self.push(Kind::Int, start, j, n as u64);
             return Ok(());
         }
+        if let Some(f) = simple_decimal(lit) {
+            self.push(Kind::Float, start, j, f.to_bits());
+            return Ok(());
+        }
         // Everything else (fractions, exponents, `-0`, huge integers, malformed text)
         // goes through serde_json so the value and the accept/reject decision are its own.
         let n: serde_json::Number = serde_json::from_str(lit).map_err(|_| ())?;
@@ -254,9 +316,17 @@ impl Builder<'_> {
         let start = self.i + 1;
         let mut j = start;
         let mut escaped = false;
-        // Strings are short: a table-driven byte loop beats a vectorised search here.
         loop {
-            while self.b.get(j).is_some_and(|&c| !STRING_STOP[c as usize]) {
+            // Eight bytes at a time while the text lasts, then byte by byte.
+            while let Some(w) = load8(self.b, j) {
+                let stops = string_stops(w);
+                if stops != 0 {
+                    j += (stops.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                j += 8;
+            }
+            while self.b.get(j).is_some_and(|&c| !is_string_stop(c)) {
                 j += 1;
             }
             match self.b.get(j) {
@@ -270,12 +340,16 @@ impl Builder<'_> {
             }
         }
         self.i = j + 1;
+        let sig = if key {
+            let sig = signature_at(self.b, start, j);
+            self.keys.push((sig, start as u32, j as u32));
+            sig
+        } else {
+            0
+        };
         if !escaped {
-            let sig = signature(&self.b[start..j]);
+            // Value strings carry no signature: only keys are compared.
             self.push(Kind::Str, start, j, sig);
-            if key {
-                self.keys.push((start as u32, j as u32));
-            }
             return Ok(());
         }
         if key {
@@ -284,9 +358,6 @@ impl Builder<'_> {
         let s: String = serde_json::from_str(&self.t[start - 1..=j]).map_err(|_| ())?;
         self.decoded.push(Rc::from(s));
         self.push(Kind::EscStr, start, j, (self.decoded.len() - 1) as u64);
-        if key {
-            self.keys.push((start as u32, j as u32));
-        }
         Ok(())
     }
 
@@ -328,6 +399,9 @@ impl Builder<'_> {
         self.i += 1;
         self.ws();
         let mut count = 0u64;
+        // One bit per key signature: a key is compared with the earlier ones only when its
+        // bit was already set (a possible duplicate), so most objects need no pairwise pass.
+        let mut bloom = 0u64;
         if self.b.get(self.i) == Some(&b'}') {
             self.i += 1;
         } else {
@@ -337,6 +411,14 @@ impl Builder<'_> {
                     return Err(());
                 }
                 self.string(true)?;
+                if count < PAIRWISE_DUP_CHECK as u64 {
+                    let sig = self.keys.last().map_or(0, |k| k.0);
+                    let bit = 1u64 << (sig.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58);
+                    if bloom & bit != 0 && self.is_duplicate_key(keys_base) {
+                        self.fallback = true;
+                    }
+                    bloom |= bit;
+                }
                 self.ws();
                 if self.b.get(self.i) != Some(&b':') {
                     return Err(());
@@ -355,7 +437,7 @@ impl Builder<'_> {
                 }
             }
         }
-        if self.has_duplicate_keys(keys_base) {
+        if count > PAIRWISE_DUP_CHECK as u64 && self.has_duplicate_keys(keys_base) {
             self.fallback = true;
         }
         self.keys.truncate(keys_base);
@@ -363,17 +445,25 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// Whether the last key of the object whose keys start at `base` repeats an earlier one.
+    fn is_duplicate_key(&self, base: usize) -> bool {
+        let keys = self.keys.get(base..).unwrap_or(&[]);
+        let Some((&(sig, s, e), earlier)) = keys.split_last() else {
+            return false;
+        };
+        let text = |s: u32, e: u32| self.b.get(s as usize..e as usize).unwrap_or(&[]);
+        earlier
+            .iter()
+            .any(|&(q, ps, pe)| q == sig && text(ps, pe) == text(s, e))
+    }
+
+    /// Whether any two keys of the object whose keys start at `base` are equal (objects
+    /// too large for the pairwise check as keys arrive).
     fn has_duplicate_keys(&self, base: usize) -> bool {
         let keys = self.keys.get(base..).unwrap_or(&[]);
-        let text = |(s, e): (u32, u32)| self.b.get(s as usize..e as usize).unwrap_or(&[]);
-        if keys.len() <= PAIRWISE_DUP_CHECK {
-            keys.iter()
-                .enumerate()
-                .any(|(i, &k)| keys[..i].iter().any(|&p| text(p) == text(k)))
-        } else {
-            let mut seen = std::collections::HashSet::with_capacity(keys.len());
-            !keys.iter().all(|&k| seen.insert(text(k)))
-        }
+        let text = |&(_, s, e): &(u64, u32, u32)| self.b.get(s as usize..e as usize).unwrap_or(&[]);
+        let mut seen = std::collections::HashSet::with_capacity(keys.len());
+        !keys.iter().all(|k| seen.insert(text(k)))
     }
 
     fn close(&mut self, me: usize, count: u64) {
@@ -385,6 +475,31 @@ impl Builder<'_> {
             n.payload = count;
         }
     }
+}
+
+/// The value serde_json gives a plain decimal literal `-?int.frac` of at most 18 digits
+/// (the digits as an integer, divided once by a power of ten, as its `f64_from_parts`
+/// does), or `None` for anything else (left to serde_json).
+fn simple_decimal(lit: &str) -> Option<f64> {
+    let (negative, digits) = match lit.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, lit),
+    };
+    let (int, frac) = digits.split_once('.')?;
+    if int.is_empty()
+        || frac.is_empty()
+        || int.len() + frac.len() > MAX_FAST_DIGITS
+        || (int.len() > 1 && int.starts_with('0'))
+        || !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let significand = int
+        .bytes()
+        .chain(frac.bytes())
+        .fold(0u64, |n, c| n * 10 + u64::from(c - b'0'));
+    let f = significand as f64 / *POW10.get(frac.len())?;
+    Some(if negative { -f } else { f })
 }
 
 impl Doc {
@@ -497,24 +612,54 @@ impl Doc {
 
     /// The value node of member `key` of an object.
     pub fn get(&self, obj: u32, key: &str) -> Option<u32> {
-        let n = self.nodes.get(obj as usize)?;
+        self.get_sig(obj, key, signature(key.as_bytes()))
+    }
+
+    /// [`Doc::get`] with the key's [`signature`] computed beforehand (at compile time for
+    /// the names a template spells out).
+    pub fn get_sig(&self, obj: u32, key: &str, sig: u64) -> Option<u32> {
+        let nodes = self.nodes.as_slice();
+        let n = nodes.get(obj as usize)?;
         if n.kind != Kind::Obj {
             return None;
         }
-        let (sig, short) = (signature(key.as_bytes()), key.len() <= SIG_BYTES);
-        let text = self.text.as_bytes();
+        let end = (n.next as usize).min(nodes.len());
+        let short = key.len() <= SIG_BYTES;
         let mut at = obj as usize + 1;
         // Bounded: `at` strictly increases up to the object's end.
-        while at + 1 < n.next as usize {
-            let k = self.nodes.get(at)?;
-            if k.payload == sig
-                && (short || text.get(k.start as usize..k.end as usize) == Some(key.as_bytes()))
-            {
+        while at + 1 < end {
+            let k = nodes.get(at)?;
+            if k.payload == sig && (short || self.key_eq(k, key.as_bytes())) {
                 return Some(at as u32 + 1);
             }
-            at = (self.nodes.get(at + 1)?.next as usize).max(at + 2);
+            at = (nodes.get(at + 1)?.next as usize).max(at + 2);
         }
         None
+    }
+
+    /// Whether key node `k` (whose signature matched: same length and first bytes) spells
+    /// `key`; compares the rest eight bytes at a time.
+    fn key_eq(&self, k: &Node, key: &[u8]) -> bool {
+        let Some(text) = self.text.as_bytes().get(k.start as usize..k.end as usize) else {
+            return false;
+        };
+        if text.len() != key.len() {
+            return false;
+        }
+        let mut i = SIG_BYTES;
+        while let (Some(a), Some(b)) = (load8(text, i), load8(key, i)) {
+            if a != b {
+                return false;
+            }
+            i += 8;
+        }
+        text.get(i..) == key.get(i..)
+    }
+
+    /// Whether no container has been converted (mutable) yet: the tape alone then answers
+    /// every lookup.
+    pub fn unconverted(&self) -> bool {
+        self.materialized.borrow().is_empty()
     }
 
     /// The `index`th item node of an array.
@@ -704,6 +849,12 @@ mod tests {
             "tru",
             "[\"a\\\"b\"]",
             "\"\\q\"",
+            "\"0123456789abcdef\u{1f}x\"",
+            "\"0123456\u{7}\"",
+            "\"01234567\\\"89abcdefghij\"",
+            "{\"long key with spaces\":\n        \"v\",\n\t \"k\" : [ ]\r\n}",
+            "\"caf\u{e9} \u{1f600} \u{7f}\"",
+            "[\"abcdefgh\", \"\", \"\\u00e9\"]",
         ];
         for c in cases {
             let ours = parse_value(c.as_bytes());
@@ -718,6 +869,48 @@ mod tests {
                 assert_eq!(x, y, "{c}");
                 assert_eq!(a.to_display(), b.to_display(), "{c}");
             }
+        }
+    }
+
+    #[test]
+    fn decimals_and_keys_agree_with_serde_json() {
+        let mut cases: Vec<String> = [
+            "249.99", "-0.0", "0.5", "-12.250", "123456789.123456789", "1234567890.12345678",
+            "0.000001", "00.5", "1.5e3", "9007199254740993.5", "0.1", "-0.30000000000000004",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut x: u64 = 88172645463325252;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let int = x % 10_000_000;
+            let frac_len = (x >> 40) % 12 + 1;
+            let frac = (x >> 8) % 10u64.pow(frac_len as u32);
+            cases.push(format!("{int}.{frac:0w$}", w = frac_len as usize));
+        }
+        for c in &cases {
+            let ours = parse_value(c.as_bytes());
+            let theirs = serde_json::from_str::<serde_json::Value>(c)
+                .ok()
+                .map(|v| Value::from_json(&v));
+            match (ours, theirs) {
+                (Some(Value::Float(a)), Some(Value::Float(b))) => {
+                    assert_eq!(a.to_bits(), b.to_bits(), "{c}")
+                }
+                (a, b) => assert_eq!(a.is_some(), b.is_some(), "{c}"),
+            }
+        }
+        // Same length and first bytes (one signature) without being equal, then equal.
+        let t = r#"{"abcdefgh": 1, "abcdefgi": 2, "a": 3, "b": 4, "c": 5}"#;
+        assert!(matches!(parse(t.as_bytes()), Parsed::Value(_)));
+        for n in [2, 9, 16, 17, 30] {
+            let mut keys: Vec<String> = (0..n).map(|i| format!("\"key{i}\": {i}")).collect();
+            assert!(matches!(parse(format!("{{{}}}", keys.join(",")).as_bytes()), Parsed::Value(_)));
+            keys.push(format!("\"key{}\": 0", n / 2));
+            assert!(matches!(parse(format!("{{{}}}", keys.join(",")).as_bytes()), Parsed::Fallback), "{n}");
         }
     }
 

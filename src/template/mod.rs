@@ -190,6 +190,11 @@ pub struct Identity<'a> {
 #[derive(Debug, Default)]
 pub struct RenderState {
     pub(crate) context: Option<Value>,
+    /// `$context.requestOverride` and `$context.responseOverride` while the map itself has
+    /// not been built (they move into it when it is): setting an override is common and
+    /// needs only these two small objects, not the 40-entry map.
+    pub(crate) request_override: Option<Value>,
+    pub(crate) response_override: Option<Value>,
 }
 
 /// What the templates asked the gateway to change (aws-behavior.md §3.8).
@@ -209,13 +214,40 @@ impl RenderState {
         RenderState::default()
     }
 
+    /// `$context.requestOverride` / `$context.responseOverride` (`name`) when the map has
+    /// not been built: created on first use, then the same shared object.
+    pub(crate) fn override_object(&mut self, name: &str) -> Option<Value> {
+        if self.context.is_some() {
+            return None;
+        }
+        Some(match name {
+            "requestOverride" => self
+                .request_override
+                .get_or_insert_with(new_request_override)
+                .clone(),
+            "responseOverride" => self
+                .response_override
+                .get_or_insert_with(new_response_override)
+                .clone(),
+            _ => return None,
+        })
+    }
+
     /// The overrides set so far. Cheap when no template touched `$context`.
     pub fn overrides(&self) -> Overrides {
         let mut o = Overrides::default();
-        let Some(Value::Map(ctx)) = &self.context else {
-            return o;
+        let (req, resp) = match &self.context {
+            Some(Value::Map(ctx)) => {
+                let ctx = ctx.entries.borrow();
+                (
+                    ctx.get("requestOverride").cloned(),
+                    ctx.get("responseOverride").cloned(),
+                )
+            }
+            Some(_) => return o,
+            None => (self.request_override.clone(), self.response_override.clone()),
         };
-        let ctx = ctx.entries.borrow();
+        let (req, resp) = (req.as_ref(), resp.as_ref());
         // Values may be JSON handles (`#set($context.x = $input.path(...))`): normalise.
         let sub = |parent: Option<&Value>, key: &str| -> Option<Value> {
             match parent.map(Value::norm).as_deref() {
@@ -234,7 +266,6 @@ impl RenderState {
                 _ => Vec::new(),
             }
         };
-        let req = ctx.get("requestOverride");
         for (k, v) in pairs(sub(req, "header")) {
             let values = match &v {
                 Value::List(l) => l
@@ -258,7 +289,6 @@ impl RenderState {
                 o.request_querystring.push((k, v.to_display().to_string()));
             }
         }
-        let resp = ctx.get("responseOverride");
         for (k, v) in pairs(sub(resp, "header")) {
             if !v.is_null() {
                 o.response_headers.push((k, v.to_display().to_string()));
@@ -336,11 +366,31 @@ pub(crate) fn identity_field<'a>(i: &Identity<'a>, name: &str) -> Result<Option<
     })
 }
 
+/// A fresh `$context.requestOverride`: `path`, `header` and `querystring` objects.
+fn new_request_override() -> Value {
+    let mut ro = value::Entries::default();
+    for k in ["path", "header", "querystring"] {
+        ro.insert(k.into(), Value::empty_map(MapKind::Opaque));
+    }
+    Value::new_map(ro, MapKind::Opaque)
+}
+
+/// A fresh `$context.responseOverride`: only `header` until a status is set.
+fn new_response_override() -> Value {
+    let mut rs = value::Entries::default();
+    rs.insert("header".into(), Value::empty_map(MapKind::Opaque));
+    Value::new_map(rs, MapKind::Opaque)
+}
+
 /// Builds the `$context` map for a request (aws-behavior.md §3.6 and conformance case
 /// 051: 18 keys for a no-auth REST call; `identity`, `requestOverride` and
 /// `responseOverride` are objects that render as ""; `responseOverride` has only
 /// `header` until a status is set; `authorizer` is an empty map that is not a key).
-pub(crate) fn build_context(c: &ContextValues<'_>) -> Value {
+pub(crate) fn build_context(
+    c: &ContextValues<'_>,
+    request_override: Option<Value>,
+    response_override: Option<Value>,
+) -> Value {
     use value::Entries;
     let s = |v: Option<&str>| v.map_or(Value::Null, Value::str);
     let mut e = Entries::default();
@@ -355,11 +405,10 @@ pub(crate) fn build_context(c: &ContextValues<'_>) -> Value {
     put("path", s(c.path));
     put("accountId", s(c.account_id));
     put("protocol", s(c.protocol));
-    let mut ro = Entries::default();
-    for k in ["path", "header", "querystring"] {
-        ro.insert(k.into(), Value::empty_map(MapKind::Opaque));
-    }
-    put("requestOverride", Value::new_map(ro, MapKind::Opaque));
+    put(
+        "requestOverride",
+        request_override.unwrap_or_else(new_request_override),
+    );
     put("stage", s(c.stage));
     put("domainPrefix", s(c.domain_prefix));
     put(
@@ -398,9 +447,10 @@ pub(crate) fn build_context(c: &ContextValues<'_>) -> Value {
     put("identity", Value::new_map(id, MapKind::Opaque));
     put("domainName", s(c.domain_name));
     put("deploymentId", s(c.deployment_id));
-    let mut rs = Entries::default();
-    rs.insert("header".into(), Value::empty_map(MapKind::Opaque));
-    put("responseOverride", Value::new_map(rs, MapKind::Opaque));
+    put(
+        "responseOverride",
+        response_override.unwrap_or_else(new_response_override),
+    );
     put("apiId", s(c.api_id));
     if let Some(v) = c.is_canary_request {
         put("isCanaryRequest", Value::str(v));
@@ -546,6 +596,44 @@ mod tests {
         assert_eq!(
             ov.request_querystring,
             vec![("q".to_owned(), "v".to_owned())]
+        );
+    }
+
+    #[test]
+    fn overrides_set_before_the_map_is_built_move_into_it() {
+        let req = RequestData {
+            context: ContextValues {
+                stage: Some("prod"),
+                ..ContextValues::default()
+            },
+            ..RequestData::default()
+        };
+        let t1 = Template::compile(concat!(
+            "#set($context.responseOverride.status = 444)",
+            "#set($context.requestOverride.header.h = 'a')",
+            "[$context.responseOverride]",
+        ))
+        .unwrap();
+        let mut state = RenderState::new();
+        let mut out = Vec::new();
+        t1.render(&req, None, &mut state, &mut out).unwrap();
+        assert!(state.context.is_none());
+        assert_eq!(state.overrides().response_status, Some(444));
+        // Something that needs the whole map builds it around the same override objects.
+        let t2 = Template::compile(concat!(
+            "$context.keySet().size() $context.responseOverride.status ",
+            "#set($context.responseOverride.header.x = 'y')",
+            "$context.requestOverride.header.h"
+        ))
+        .unwrap();
+        t2.render(&req, None, &mut state, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "[]18 444a");
+        let ov = state.overrides();
+        assert_eq!(ov.response_status, Some(444));
+        assert_eq!(ov.response_headers, vec![("x".to_owned(), "y".to_owned())]);
+        assert_eq!(
+            ov.request_headers,
+            vec![("h".to_owned(), vec!["a".to_owned()])]
         );
     }
 

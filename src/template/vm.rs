@@ -90,6 +90,7 @@ pub fn run(
     let mut loops: Vec<Loop> = Vec::new();
     let mut captures: Vec<String> = Vec::new();
     let mut saved_args: Vec<Value> = Vec::new();
+    let mut scratch = String::new();
     let out_start = out.len();
     let mut fuel = MAX_FUEL;
     let mut pc = 0usize;
@@ -230,6 +231,8 @@ pub fn run(
                                 && matches!(p.code.get(pc), Some(Instr::Attr(_)))
                             {
                                 Value::Builtin(Builtin::Identity)
+                            } else if let Some(o) = state.override_object(name) {
+                                o
                             } else {
                                 let ctx = context_map(state, request);
                                 slots[SLOT_CONTEXT as usize] = ctx.clone();
@@ -259,12 +262,53 @@ pub fn run(
                     Err(v) => stack.push(v),
                 }
             }
+            Instr::Path { slot, start, len } => {
+                let chain = p
+                    .chains
+                    .get(start as usize..start as usize + len as usize)
+                    .unwrap_or(&[]);
+                let name = |n: u32| p.names.get(n as usize).map_or("", |s| s);
+                let root = slots.get(slot as usize).unwrap_or(&Value::Null);
+                let mut rest = chain;
+                let mut v = match root {
+                    // Straight down the tape while members exist and nothing was converted.
+                    Value::Json(j) if j.doc.unconverted() => {
+                        let (doc, mut node) = (&j.doc, j.node);
+                        while let Some((&n, tail)) = rest.split_first() {
+                            let sig = p.name_sigs.get(n as usize).copied().unwrap_or(0);
+                            match doc.get_sig(node, name(n), sig) {
+                                Some(c) => node = c,
+                                None => break,
+                            }
+                            rest = tail;
+                        }
+                        // A string printed right away goes to the output without a value.
+                        if rest.is_empty()
+                            && doc.is_str(node)
+                            && p.code.get(pc) == Some(&Instr::Emit)
+                        {
+                            pc += 1;
+                            write_bytes!(doc.str(node).as_bytes());
+                            continue;
+                        }
+                        json_doc::Doc::value(doc, node)
+                    }
+                    other => other.clone(),
+                };
+                for &n in rest {
+                    v = builtins::property(&mut env, &v, name(n));
+                }
+                stack.push(v);
+            }
             Instr::Call { name, argc } => {
                 let at = stack.len().saturating_sub(argc as usize);
-                let args: Vec<Value> = stack.drain(at..).collect();
-                let recv = pop!();
                 let name = p.names.get(name as usize).map_or("", |s| s);
-                let v = builtins::call(&mut env, &recv, name, &args);
+                // Receiver and arguments are read in place on the stack, then dropped.
+                let v = {
+                    let (head, args) = stack.split_at(at);
+                    builtins::call(&mut env, head.last().unwrap_or(&Value::Null), name, args)
+                };
+                stack.truncate(at.saturating_sub(1));
                 if let Value::Str(s) = &v {
                     if s.len() > MAX_OUTPUT_BYTES {
                         return Err(too_large());
@@ -291,7 +335,17 @@ pub fn run(
                     .paths
                     .get(i as usize)
                     .map_or(Value::Null, |path| path.eval(&root));
-                stack.push(builtins::to_json_string(&v));
+                if p.code.get(pc) == Some(&Instr::Emit) {
+                    // Printed right away: written once, without a string value.
+                    pc += 1;
+                    if !v.is_null() {
+                        scratch.clear();
+                        v.write_json(&mut scratch, 0);
+                        write_bytes!(scratch.as_bytes());
+                    }
+                } else {
+                    stack.push(builtins::to_json_string(&v));
+                }
             }
             Instr::MakeList(n) => {
                 let at = stack.len().saturating_sub(n as usize);
@@ -493,7 +547,13 @@ pub fn run(
 fn context_map(state: &mut RenderState, request: &RequestData<'_>) -> Value {
     state
         .context
-        .get_or_insert_with(|| super::build_context(&request.context))
+        .get_or_insert_with(|| {
+            super::build_context(
+                &request.context,
+                state.request_override.take(),
+                state.response_override.take(),
+            )
+        })
         .clone()
 }
 
