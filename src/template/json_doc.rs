@@ -164,7 +164,6 @@ pub fn parse(text: &[u8]) -> Parsed {
         i: 0,
         nodes: Vec::with_capacity(s.len() / 8 + 4),
         decoded: Vec::new(),
-        keys: Vec::new(),
         fallback: false,
     };
     if b.value(0).is_err() {
@@ -203,9 +202,6 @@ struct Builder<'t> {
     i: usize,
     nodes: Vec<Node>,
     decoded: Vec<Rc<str>>,
-    /// Signatures and spans of the keys of the objects being parsed (a stack; each object
-    /// owns a suffix).
-    keys: Vec<(u64, u32, u32)>,
     fallback: bool,
 }
 
@@ -340,15 +336,13 @@ impl Builder<'_> {
             }
         }
         self.i = j + 1;
-        let sig = if key {
-            let sig = signature_at(self.b, start, j);
-            self.keys.push((sig, start as u32, j as u32));
-            sig
-        } else {
-            0
-        };
         if !escaped {
-            // Value strings carry no signature: only keys are compared.
+            // Only keys carry a signature: only keys are compared.
+            let sig = if key {
+                signature_at(self.b, start, j)
+            } else {
+                0
+            };
             self.push(Kind::Str, start, j, sig);
             return Ok(());
         }
@@ -395,7 +389,6 @@ impl Builder<'_> {
             return Err(());
         }
         let me = self.push(Kind::Obj, self.i, self.i, 0);
-        let keys_base = self.keys.len();
         self.i += 1;
         self.ws();
         let mut count = 0u64;
@@ -410,11 +403,12 @@ impl Builder<'_> {
                 if self.b.get(self.i) != Some(&b'"') {
                     return Err(());
                 }
+                let key = self.nodes.len();
                 self.string(true)?;
                 if count < PAIRWISE_DUP_CHECK as u64 {
-                    let sig = self.keys.last().map_or(0, |k| k.0);
+                    let sig = self.nodes.get(key).map_or(0, |k| k.payload);
                     let bit = 1u64 << (sig.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58);
-                    if bloom & bit != 0 && self.is_duplicate_key(keys_base) {
+                    if bloom & bit != 0 && self.is_duplicate_key(me, key) {
                         self.fallback = true;
                     }
                     bloom |= bit;
@@ -437,33 +431,48 @@ impl Builder<'_> {
                 }
             }
         }
-        if count > PAIRWISE_DUP_CHECK as u64 && self.has_duplicate_keys(keys_base) {
+        if count > PAIRWISE_DUP_CHECK as u64 && self.has_duplicate_keys(me) {
             self.fallback = true;
         }
-        self.keys.truncate(keys_base);
         self.close(me, count);
         Ok(())
     }
 
-    /// Whether the last key of the object whose keys start at `base` repeats an earlier one.
-    fn is_duplicate_key(&self, base: usize) -> bool {
-        let keys = self.keys.get(base..).unwrap_or(&[]);
-        let Some((&(sig, s, e), earlier)) = keys.split_last() else {
-            return false;
-        };
-        let text = |s: u32, e: u32| self.b.get(s as usize..e as usize).unwrap_or(&[]);
-        earlier
-            .iter()
-            .any(|&(q, ps, pe)| q == sig && text(ps, pe) == text(s, e))
+    /// The key nodes of object node `obj` parsed so far (their values complete), up to
+    /// node `until`, read off the tape.
+    fn key_nodes(&self, obj: usize, until: usize) -> impl Iterator<Item = &Node> + '_ {
+        let mut at = obj + 1;
+        std::iter::from_fn(move || {
+            if at + 1 >= until {
+                return None;
+            }
+            let k = self.nodes.get(at)?;
+            at = (self.nodes.get(at + 1)?.next as usize).max(at + 2);
+            Some(k)
+        })
     }
 
-    /// Whether any two keys of the object whose keys start at `base` are equal (objects
-    /// too large for the pairwise check as keys arrive).
-    fn has_duplicate_keys(&self, base: usize) -> bool {
-        let keys = self.keys.get(base..).unwrap_or(&[]);
-        let text = |&(_, s, e): &(u64, u32, u32)| self.b.get(s as usize..e as usize).unwrap_or(&[]);
-        let mut seen = std::collections::HashSet::with_capacity(keys.len());
-        !keys.iter().all(|k| seen.insert(text(k)))
+    fn key_text(&self, k: &Node) -> &[u8] {
+        self.b.get(k.start as usize..k.end as usize).unwrap_or(&[])
+    }
+
+    /// Whether key node `key` of object node `obj` repeats an earlier key.
+    fn is_duplicate_key(&self, obj: usize, key: usize) -> bool {
+        let Some(k) = self.nodes.get(key) else {
+            return false;
+        };
+        let text = self.key_text(k);
+        self.key_nodes(obj, key + 1)
+            .any(|p| p.payload == k.payload && self.key_text(p) == text)
+    }
+
+    /// Whether any two keys of object node `obj` are equal (objects too large for the
+    /// check as keys arrive).
+    fn has_duplicate_keys(&self, obj: usize) -> bool {
+        let mut seen = std::collections::HashSet::new();
+        !self
+            .key_nodes(obj, self.nodes.len())
+            .all(|k| seen.insert(self.key_text(k)))
     }
 
     fn close(&mut self, me: usize, count: u64) {

@@ -694,6 +694,28 @@ mod tests {
     }
 
     #[test]
+    fn property_chains_resume_only_while_the_tape_is_unchanged() {
+        let req = RequestData {
+            body: br#"{"a": {"b": {"c": 1, "d": "two"}, "x": {"c": 3}}, "e": [{"c": 4}]}"#,
+            ..RequestData::default()
+        };
+        let t = Template::compile(concat!(
+            "#set($r = $input.path('$'))#set($b = $r.a)#set($s = $r.a.x)",
+            "$r.a.b.c $r.a.b.d $r.a.x.c $b.b.c $s.c|$r.a.nope.c|$r.a.b.c $r.a.b.d.empty ",
+            "$r.e.size()|",
+            "#set($ok = $r.a.b.put('c', 9))$r.a.b.c $r.a.b.d $b.b.c $r.a.x.c",
+        ))
+        .unwrap();
+        let mut out = Vec::new();
+        t.render(&req, None, &mut RenderState::new(), &mut out)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "1 two 3 1 3||1 false 1|9 two 9 3"
+        );
+    }
+
+    #[test]
     fn input_reads_response_body_but_request_params() {
         let t = Template::compile("$input.path('$.a') $input.params('p') $input.body").unwrap();
         let req = RequestData {

@@ -24,6 +24,20 @@ const MAX_STACK: usize = 4096;
 /// Largest list a range literal `[a..b]` may build.
 pub const MAX_RANGE: i64 = 100_000;
 
+/// Names of a property chain whose tape nodes are remembered.
+const CHAIN_CACHE: usize = 8;
+
+/// The tape nodes the last `Path` resolved from a JSON root: `$r.a.b.x` then `$r.a.b.y`
+/// look up only `y`. Valid while the document is unconverted (immutable).
+#[derive(Default)]
+struct ChainCache {
+    doc: Option<Rc<json_doc::Doc>>,
+    root: u32,
+    depth: usize,
+    names: [u32; CHAIN_CACHE],
+    nodes: [u32; CHAIN_CACHE],
+}
+
 struct Loop {
     items: Vec<Value>,
     next: u32,
@@ -91,6 +105,7 @@ pub fn run(
     let mut captures: Vec<String> = Vec::new();
     let mut saved_args: Vec<Value> = Vec::new();
     let mut scratch = String::new();
+    let mut chain_cache = ChainCache::default();
     let out_start = out.len();
     let mut fuel = MAX_FUEL;
     let mut pc = 0usize;
@@ -271,17 +286,41 @@ pub fn run(
                 let root = slots.get(slot as usize).unwrap_or(&Value::Null);
                 let mut rest = chain;
                 let mut v = match root {
-                    // Straight down the tape while members exist and nothing was converted.
+                    // Straight down the tape while members exist and nothing was converted
+                    // (the tape is then immutable, so earlier lookups stay true).
                     Value::Json(j) if j.doc.unconverted() => {
                         let (doc, mut node) = (&j.doc, j.node);
+                        let mut depth = 0;
+                        if chain_cache.doc.as_ref().is_some_and(|d| Rc::ptr_eq(d, doc))
+                            && chain_cache.root == node
+                        {
+                            // Resume after the prefix the previous chain resolved.
+                            while let Some((&n, tail)) = rest.split_first() {
+                                if depth >= chain_cache.depth || chain_cache.names[depth] != n {
+                                    break;
+                                }
+                                node = chain_cache.nodes[depth];
+                                depth += 1;
+                                rest = tail;
+                            }
+                        } else {
+                            chain_cache.doc = Some(doc.clone());
+                            chain_cache.root = node;
+                        }
                         while let Some((&n, tail)) = rest.split_first() {
                             let sig = p.name_sigs.get(n as usize).copied().unwrap_or(0);
                             match doc.get_sig(node, name(n), sig) {
                                 Some(c) => node = c,
                                 None => break,
                             }
+                            if depth < CHAIN_CACHE {
+                                chain_cache.names[depth] = n;
+                                chain_cache.nodes[depth] = node;
+                            }
+                            depth += 1;
                             rest = tail;
                         }
+                        chain_cache.depth = depth.min(CHAIN_CACHE);
                         // A string printed right away goes to the output without a value.
                         if rest.is_empty()
                             && doc.is_str(node)
