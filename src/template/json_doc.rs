@@ -274,9 +274,52 @@ impl Builder<'_> {
     }
 
     fn number(&mut self) -> R {
-        let start = self.i;
+        let (b, start) = (self.b, self.i);
+        // One pass over `-?digits(.digits)?`, accumulating the digits.
+        let negative = b.get(start) == Some(&b'-');
+        let int_start = start + usize::from(negative);
+        let mut j = int_start;
+        let mut n: u64 = 0;
+        let mut digit = |j: &mut usize| match b.get(*j) {
+            Some(&c) if c.is_ascii_digit() => {
+                n = n.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+                *j += 1;
+                true
+            }
+            _ => false,
+        };
+        while digit(&mut j) {}
+        let int_len = j - int_start;
+        let dot = b.get(j) == Some(&b'.');
+        let mut frac_len = 0;
+        if dot {
+            j += 1;
+            while digit(&mut j) {
+                frac_len += 1;
+            }
+        }
+        let continues = b
+            .get(j)
+            .is_some_and(|c| matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'));
+        let plain = !continues
+            && int_len > 0
+            && int_len + frac_len <= MAX_FAST_DIGITS
+            && (int_len == 1 || b.get(int_start) != Some(&b'0'));
+        if plain && !dot && !(negative && n == 0) {
+            self.i = j;
+            let i = if negative { -(n as i64) } else { n as i64 };
+            self.push(Kind::Int, start, j, i as u64);
+            return Ok(());
+        }
+        if plain && frac_len > 0 {
+            // What serde_json's `f64_from_parts` computes: the digits, divided once.
+            let f = n as f64 / *POW10.get(frac_len).ok_or(())?;
+            self.i = j;
+            self.push(Kind::Float, start, j, (if negative { -f } else { f }).to_bits());
+            return Ok(());
+        }
         let mut j = start;
-        while let Some(c) = self.b.get(j) {
+        while let Some(c) = b.get(j) {
             if !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
                 break;
             }
@@ -284,20 +327,6 @@ impl Builder<'_> {
         }
         self.i = j;
         let lit = &self.t[start..j];
-        let digits = lit.strip_prefix('-').unwrap_or(lit);
-        let simple = !digits.is_empty()
-            && digits.len() <= MAX_FAST_DIGITS
-            && digits.bytes().all(|c| c.is_ascii_digit())
-            && (!digits.starts_with('0') || (digits == "0" && digits.len() == lit.len()));
-        if simple {
-            let n: i64 = lit.parse().map_err(|_| ())?;
-            self.push(Kind::Int, start, j, n as u64);
-            return Ok(());
-        }
-        if let Some(f) = simple_decimal(lit) {
-            self.push(Kind::Float, start, j, f.to_bits());
-            return Ok(());
-        }
         // Everything else (fractions, exponents, `-0`, huge integers, malformed text)
         // goes through serde_json so the value and the accept/reject decision are its own.
         let n: serde_json::Number = serde_json::from_str(lit).map_err(|_| ())?;
@@ -484,31 +513,6 @@ impl Builder<'_> {
             n.payload = count;
         }
     }
-}
-
-/// The value serde_json gives a plain decimal literal `-?int.frac` of at most 18 digits
-/// (the digits as an integer, divided once by a power of ten, as its `f64_from_parts`
-/// does), or `None` for anything else (left to serde_json).
-fn simple_decimal(lit: &str) -> Option<f64> {
-    let (negative, digits) = match lit.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, lit),
-    };
-    let (int, frac) = digits.split_once('.')?;
-    if int.is_empty()
-        || frac.is_empty()
-        || int.len() + frac.len() > MAX_FAST_DIGITS
-        || (int.len() > 1 && int.starts_with('0'))
-        || !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit())
-    {
-        return None;
-    }
-    let significand = int
-        .bytes()
-        .chain(frac.bytes())
-        .fold(0u64, |n, c| n * 10 + u64::from(c - b'0'));
-    let f = significand as f64 / *POW10.get(frac.len())?;
-    Some(if negative { -f } else { f })
 }
 
 impl Doc {
@@ -858,6 +862,17 @@ mod tests {
             "tru",
             "[\"a\\\"b\"]",
             "\"\\q\"",
+            "[-0, 0.5, -0.50, 123456789012345678, -123456789012345678, 0]",
+            "[1234567890123456789, 0e1, 1E+2, 2.5e-3, -0.0, 10, -10.25]",
+            "00",
+            "-01",
+            "1.0e",
+            "--1",
+            "1-2",
+            "0.",
+            "[0-1]",
+            "[1.2.3]",
+            "-0",
             "\"0123456789abcdef\u{1f}x\"",
             "\"0123456\u{7}\"",
             "\"01234567\\\"89abcdefghij\"",

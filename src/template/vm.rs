@@ -171,9 +171,9 @@ pub fn run(
                         write_bytes!(b.format(*i).as_bytes());
                     }
                     other => {
-                        let mut s = String::new();
-                        other.write_display(&mut s);
-                        write_bytes!(s.as_bytes());
+                        scratch.clear();
+                        other.write_display(&mut scratch);
+                        write_bytes!(scratch.as_bytes());
                     }
                 }
             }
