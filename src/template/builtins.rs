@@ -162,7 +162,7 @@ pub fn to_json_string(v: &Value) -> Value {
     if v.is_null() {
         return Value::str("");
     }
-    let mut s = String::new();
+    let mut s = String::with_capacity(v.size_hint());
     v.write_json(&mut s, 0);
     Value::string(s)
 }

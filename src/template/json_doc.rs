@@ -572,6 +572,12 @@ impl Doc {
         }
     }
 
+    /// Length of node `i`'s source text.
+    pub fn text_len(&self, i: u32) -> usize {
+        let n = self.node(i);
+        n.end.saturating_sub(n.start) as usize
+    }
+
     pub fn is_str(&self, i: u32) -> bool {
         matches!(self.node(i).kind, Kind::Str | Kind::EscStr)
     }

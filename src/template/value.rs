@@ -169,10 +169,19 @@ impl Value {
             Value::Str(s) => s.clone(),
             Value::Json(j) if j.doc.is_str(j.node) => Rc::from(j.doc.str(j.node)),
             other => {
-                let mut s = String::new();
+                let mut s = String::with_capacity(other.size_hint());
                 other.write_display(&mut s);
                 Rc::from(s)
             }
+        }
+    }
+
+    /// About how many bytes the value prints as (a JSON value: its source text), so the
+    /// buffer it is printed into grows at most once or twice.
+    pub fn size_hint(&self) -> usize {
+        match self {
+            Value::Json(j) => j.doc.text_len(j.node).saturating_add(16),
+            _ => 32,
         }
     }
 

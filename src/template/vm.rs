@@ -172,6 +172,7 @@ pub fn run(
                     }
                     other => {
                         scratch.clear();
+                        scratch.reserve(other.size_hint());
                         other.write_display(&mut scratch);
                         write_bytes!(scratch.as_bytes());
                     }
@@ -379,6 +380,7 @@ pub fn run(
                     pc += 1;
                     if !v.is_null() {
                         scratch.clear();
+                        scratch.reserve(v.size_hint());
                         v.write_json(&mut scratch, 0);
                         write_bytes!(scratch.as_bytes());
                     }
