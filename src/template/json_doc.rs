@@ -315,7 +315,12 @@ impl Builder<'_> {
             // What serde_json's `f64_from_parts` computes: the digits, divided once.
             let f = n as f64 / *POW10.get(frac_len).ok_or(())?;
             self.i = j;
-            self.push(Kind::Float, start, j, (if negative { -f } else { f }).to_bits());
+            self.push(
+                Kind::Float,
+                start,
+                j,
+                (if negative { -f } else { f }).to_bits(),
+            );
             return Ok(());
         }
         let mut j = start;
@@ -905,8 +910,18 @@ mod tests {
     #[test]
     fn decimals_and_keys_agree_with_serde_json() {
         let mut cases: Vec<String> = [
-            "249.99", "-0.0", "0.5", "-12.250", "123456789.123456789", "1234567890.12345678",
-            "0.000001", "00.5", "1.5e3", "9007199254740993.5", "0.1", "-0.30000000000000004",
+            "249.99",
+            "-0.0",
+            "0.5",
+            "-12.250",
+            "123456789.123456789",
+            "1234567890.12345678",
+            "0.000001",
+            "00.5",
+            "1.5e3",
+            "9007199254740993.5",
+            "0.1",
+            "-0.30000000000000004",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -938,9 +953,18 @@ mod tests {
         assert!(matches!(parse(t.as_bytes()), Parsed::Value(_)));
         for n in [2, 9, 16, 17, 30] {
             let mut keys: Vec<String> = (0..n).map(|i| format!("\"key{i}\": {i}")).collect();
-            assert!(matches!(parse(format!("{{{}}}", keys.join(",")).as_bytes()), Parsed::Value(_)));
+            assert!(matches!(
+                parse(format!("{{{}}}", keys.join(",")).as_bytes()),
+                Parsed::Value(_)
+            ));
             keys.push(format!("\"key{}\": 0", n / 2));
-            assert!(matches!(parse(format!("{{{}}}", keys.join(",")).as_bytes()), Parsed::Fallback), "{n}");
+            assert!(
+                matches!(
+                    parse(format!("{{{}}}", keys.join(",")).as_bytes()),
+                    Parsed::Fallback
+                ),
+                "{n}"
+            );
         }
     }
 

@@ -245,7 +245,10 @@ impl RenderState {
                 )
             }
             Some(_) => return o,
-            None => (self.request_override.clone(), self.response_override.clone()),
+            None => (
+                self.request_override.clone(),
+                self.response_override.clone(),
+            ),
         };
         let (req, resp) = (req.as_ref(), resp.as_ref());
         // Values may be JSON handles (`#set($context.x = $input.path(...))`): normalise.
