@@ -348,16 +348,23 @@ impl Builder<'_> {
         let mut escaped = false;
         loop {
             // Eight bytes at a time while the text lasts, then byte by byte.
-            while let Some(w) = load8(self.b, j) {
-                let stops = string_stops(w);
-                if stops != 0 {
-                    j += (stops.trailing_zeros() / 8) as usize;
-                    break;
+            loop {
+                match load8(self.b, j) {
+                    Some(w) => {
+                        let stops = string_stops(w);
+                        if stops != 0 {
+                            j += (stops.trailing_zeros() / 8) as usize;
+                            break;
+                        }
+                        j += 8;
+                    }
+                    None => {
+                        while self.b.get(j).is_some_and(|&c| !is_string_stop(c)) {
+                            j += 1;
+                        }
+                        break;
+                    }
                 }
-                j += 8;
-            }
-            while self.b.get(j).is_some_and(|&c| !is_string_stop(c)) {
-                j += 1;
             }
             match self.b.get(j) {
                 Some(b'"') => break,

@@ -24,6 +24,9 @@ const MAX_STACK: usize = 4096;
 /// Largest list a range literal `[a..b]` may build.
 pub const MAX_RANGE: i64 = 100_000;
 
+/// Variable slots kept in an array on the stack rather than allocated.
+const INLINE_SLOTS: usize = 16;
+
 /// Names of a property chain whose tape nodes are remembered.
 const CHAIN_CACHE: usize = 8;
 
@@ -95,7 +98,15 @@ pub fn run(
         body_json: None,
         regexes: HashMap::new(),
     };
-    let mut slots = vec![Value::Null; p.slot_count as usize];
+    // Most templates have a handful of variables: their slots live on the stack.
+    let mut inline_slots: [Value; INLINE_SLOTS] = Default::default();
+    let mut heap_slots: Vec<Value>;
+    let slots: &mut [Value] = if p.slot_count as usize <= INLINE_SLOTS {
+        &mut inline_slots[..p.slot_count as usize]
+    } else {
+        heap_slots = vec![Value::Null; p.slot_count as usize];
+        &mut heap_slots
+    };
     slots[SLOT_INPUT as usize] = Value::Builtin(Builtin::Input);
     slots[SLOT_UTIL as usize] = Value::Builtin(Builtin::Util);
     let mut context_loaded = false;
@@ -551,12 +562,12 @@ pub fn run(
                     slots[SLOT_FOREACH as usize] = Value::Loop(LoopInfo { index: i, len });
                     slots[SLOT_VELOCITY_COUNT as usize] = Value::Int(i64::from(i) + 1);
                 } else {
-                    pc = close_loop(&mut loops, &mut slots);
+                    pc = close_loop(&mut loops, slots);
                 }
             }
             Instr::Break => {
                 if !loops.is_empty() {
-                    pc = close_loop(&mut loops, &mut slots);
+                    pc = close_loop(&mut loops, slots);
                 }
             }
             Instr::Stop => break,
