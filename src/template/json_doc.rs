@@ -54,7 +54,9 @@ fn signature_at(b: &[u8], start: usize, end: usize) -> u64 {
 }
 
 // Eight bytes at a time (SWAR): strings and indentation are most of a JSON body.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 const ONES: u64 = 0x0101_0101_0101_0101;
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 fn load8(b: &[u8], i: usize) -> Option<u64> {
@@ -65,16 +67,90 @@ fn load8(b: &[u8], i: usize) -> Option<u64> {
 
 /// High bit set in the lanes of `w` that are zero. Lanes above the lowest hit may be
 /// false positives (borrows), so only the lowest set bit is meaningful.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 fn zero_lanes(w: u64) -> u64 {
     w.wrapping_sub(ONES) & !w & HIGHS
 }
 
 /// Lanes that end the fast scan of a string: the closing quote, an escape, and the
 /// control characters serde_json rejects (same caveat as [`zero_lanes`]).
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 fn string_stops(w: u64) -> u64 {
     zero_lanes(w ^ (ONES * u64::from(b'"')))
         | zero_lanes(w ^ (ONES * u64::from(b'\\')))
         | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
+}
+
+/// Bytes before the first string stop (see [`string_stops`]) among the 16 at `b[i..]`,
+/// with whether there is one; `None` when fewer than 16 bytes are left.
+#[cfg(target_arch = "x86_64")]
+fn string_scan16(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let chunk: &[u8; 16] = b.get(i..i.checked_add(16)?)?.try_into().ok()?;
+    // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are available on
+    // every x86_64 CPU; `chunk` is 16 readable bytes and the load is unaligned.
+    let stops = unsafe {
+        let x = _mm_loadu_si128(chunk.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
+        let escape = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned `x <= 0x1f`: the control characters.
+        let control = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, escape), control)) as u32
+    };
+    Some(if stops == 0 {
+        (16, false)
+    } else {
+        (stops.trailing_zeros() as usize, true)
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn string_scan16(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    string_scan8(b, i)
+}
+
+/// [`string_scan16`] eight bytes at a time, where SSE2 is not available.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+fn string_scan8(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    let w = load8(b, i)?;
+    let stops = string_stops(w);
+    Some(if stops == 0 {
+        (8, false)
+    } else {
+        ((stops.trailing_zeros() / 8) as usize, true)
+    })
+}
+
+/// Spaces at the start of the 16 bytes at `b[i..]` (`None` when fewer are left).
+#[cfg(target_arch = "x86_64")]
+fn spaces16(b: &[u8], i: usize) -> Option<usize> {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    let chunk: &[u8; 16] = b.get(i..i.checked_add(16)?)?.try_into().ok()?;
+    // SAFETY: as in `string_scan16`.
+    let spaces = unsafe {
+        let x = _mm_loadu_si128(chunk.as_ptr().cast());
+        _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b' ' as i8))) as u32
+    };
+    Some((!spaces).trailing_zeros() as usize)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn spaces16(b: &[u8], i: usize) -> Option<usize> {
+    spaces8(b, i)
+}
+
+/// [`spaces16`] eight bytes at a time, where SSE2 is not available.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+fn spaces8(b: &[u8], i: usize) -> Option<usize> {
+    let other = load8(b, i)? ^ (ONES * u64::from(b' '));
+    Some(if other == 0 {
+        8
+    } else {
+        (other.trailing_zeros() / 8) as usize
+    })
 }
 
 fn is_string_stop(c: u8) -> bool {
@@ -222,14 +298,12 @@ impl Builder<'_> {
                 b' ' | b'\t' | b'\r' => self.i += 1,
                 b'\n' => {
                     self.i += 1;
-                    // Indentation: spaces eight at a time.
-                    while let Some(w) = load8(self.b, self.i) {
-                        let other = w ^ (ONES * u64::from(b' '));
-                        if other != 0 {
-                            self.i += (other.trailing_zeros() / 8) as usize;
+                    // Indentation: a block of spaces at a time.
+                    while let Some(n) = spaces16(self.b, self.i) {
+                        self.i += n;
+                        if n < 16 {
                             break;
                         }
-                        self.i += 8;
                     }
                 }
                 _ => return,
@@ -347,16 +421,14 @@ impl Builder<'_> {
         let mut j = start;
         let mut escaped = false;
         loop {
-            // Eight bytes at a time while the text lasts, then byte by byte.
+            // A block at a time while the text lasts, then byte by byte.
             loop {
-                match load8(self.b, j) {
-                    Some(w) => {
-                        let stops = string_stops(w);
-                        if stops != 0 {
-                            j += (stops.trailing_zeros() / 8) as usize;
+                match string_scan16(self.b, j) {
+                    Some((n, stop)) => {
+                        j += n;
+                        if stop {
                             break;
                         }
-                        j += 8;
                     }
                     None => {
                         while self.b.get(j).is_some_and(|&c| !is_string_stop(c)) {
@@ -972,6 +1044,40 @@ mod tests {
                 ),
                 "{n}"
             );
+        }
+    }
+
+    #[test]
+    fn block_scans_agree_with_bytewise_scans() {
+        let alphabet = b"ab \"\\\n\t\x01\x1f\x7f\x80\xe9 ";
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..5_000 {
+            let text: Vec<u8> = (0..40)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            for i in 0..text.len() {
+                let stop = text[i..].iter().position(|&c| is_string_stop(c));
+                let spaces = text[i..].iter().take_while(|&&c| c == b' ').count();
+                for (block, scan, sp) in [
+                    (16, string_scan16(&text, i), spaces16(&text, i)),
+                    (8, string_scan8(&text, i), spaces8(&text, i)),
+                ] {
+                    let Some((n, found)) = scan else {
+                        assert!(i + block > text.len());
+                        continue;
+                    };
+                    match stop {
+                        Some(p) if p < block => assert_eq!((n, found), (p, true)),
+                        _ => assert_eq!((n, found), (block, false)),
+                    }
+                    assert_eq!(sp, Some(spaces.min(block)));
+                }
+            }
         }
     }
 
