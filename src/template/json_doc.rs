@@ -756,7 +756,11 @@ impl Doc {
             }
             i += 8;
         }
-        text.get(i..) == key.get(i..)
+        // The tail: the last eight bytes again (overlapping) when there are eight.
+        match key.len().checked_sub(8) {
+            Some(last) => load8(text, last) == load8(key, last),
+            None => text.get(i..) == key.get(i..),
+        }
     }
 
     /// Whether no container has been converted (mutable) yet: the tape alone then answers

@@ -120,25 +120,24 @@ pub fn run(
     let out_start = out.len();
     let mut fuel = MAX_FUEL;
     let mut pc = 0usize;
-    let src = source.as_bytes();
 
     macro_rules! pop {
         () => {
             stack.pop().unwrap_or(Value::Null)
         };
     }
-    macro_rules! write_bytes {
-        ($b:expr) => {{
-            let b: &[u8] = $b;
+    macro_rules! write_str {
+        ($s:expr) => {{
+            let b: &str = $s;
             match captures.last_mut() {
                 Some(c) => {
-                    c.push_str(&String::from_utf8_lossy(b));
+                    c.push_str(b);
                     if c.len() > MAX_OUTPUT_BYTES {
                         return Err(too_large());
                     }
                 }
                 None => {
-                    out.extend_from_slice(b);
+                    out.extend_from_slice(b.as_bytes());
                     if out.len() - out_start > MAX_OUTPUT_BYTES {
                         return Err(too_large());
                     }
@@ -163,29 +162,36 @@ pub fn run(
         }
         pc += 1;
         match ins {
-            Instr::Text(s, e) => write_bytes!(src.get(s as usize..e as usize).unwrap_or(&[])),
+            Instr::Text(s, e) => match source.get(s as usize..e as usize) {
+                Some(text) => write_str!(text),
+                // Spans end at ASCII delimiters, so this is not expected; keep the bytes.
+                None => {
+                    let bytes = source.as_bytes().get(s as usize..e as usize).unwrap_or(&[]);
+                    write_str!(&String::from_utf8_lossy(bytes));
+                }
+            },
             Instr::Literal(k) => {
                 if let Some(Const::Str(s)) = p.consts.get(k as usize) {
-                    write_bytes!(s.as_bytes());
+                    write_str!(s);
                 }
             }
             Instr::Emit => {
                 let v = pop!();
                 match &v {
                     Value::Null => {}
-                    Value::Str(s) => write_bytes!(s.as_bytes()),
+                    Value::Str(s) => write_str!(s),
                     Value::Json(j) if j.doc.is_str(j.node) => {
-                        write_bytes!(j.doc.str(j.node).as_bytes())
+                        write_str!(j.doc.str(j.node))
                     }
                     Value::Int(i) => {
                         let mut b = itoa::Buffer::new();
-                        write_bytes!(b.format(*i).as_bytes());
+                        write_str!(b.format(*i));
                     }
                     other => {
                         scratch.clear();
                         scratch.reserve(other.size_hint());
                         other.write_display(&mut scratch);
-                        write_bytes!(scratch.as_bytes());
+                        write_str!(&scratch);
                     }
                 }
             }
@@ -195,22 +201,22 @@ pub fn run(
                 end,
             } => {
                 let v = pop!();
-                let text = src.get(start as usize..end as usize).unwrap_or(&[]);
+                let text = source.get(start as usize..end as usize).unwrap_or("");
                 let mut s = String::new();
                 // Velocity 1.7: `\$x` prints `$x` for a defined reference; an undefined one
                 // keeps all its backslashes (checked against velocity-1.7.jar).
                 if v.is_null() {
                     s.push_str(&"\\".repeat(escapes as usize));
-                    s.push_str(&String::from_utf8_lossy(text));
+                    s.push_str(text);
                 } else {
                     s.push_str(&"\\".repeat(escapes as usize / 2));
                     if escapes % 2 == 1 {
-                        s.push_str(&String::from_utf8_lossy(text));
+                        s.push_str(text);
                     } else {
                         v.write_display(&mut s);
                     }
                 }
-                write_bytes!(s.as_bytes());
+                write_str!(&s);
             }
             Instr::Load(slot) => {
                 if slot == SLOT_CONTEXT {
@@ -282,7 +288,7 @@ pub fn run(
                     Ok(text) if p.code.get(pc) == Some(&Instr::Emit) => {
                         pc += 1;
                         if let Some(t) = text {
-                            write_bytes!(t.as_bytes());
+                            write_str!(t);
                         }
                     }
                     Ok(text) => stack.push(text.map_or(Value::Null, Value::str)),
@@ -339,7 +345,7 @@ pub fn run(
                             && p.code.get(pc) == Some(&Instr::Emit)
                         {
                             pc += 1;
-                            write_bytes!(doc.str(node).as_bytes());
+                            write_str!(doc.str(node));
                             continue;
                         }
                         json_doc::Doc::value(doc, node)
@@ -393,7 +399,7 @@ pub fn run(
                         scratch.clear();
                         scratch.reserve(v.size_hint());
                         v.write_json(&mut scratch, 0);
-                        write_bytes!(scratch.as_bytes());
+                        write_str!(&scratch);
                     }
                 } else {
                     stack.push(builtins::to_json_string(&v));
