@@ -59,6 +59,8 @@ pub enum Instr {
     /// `$input.path('<literal>')` / `$input.json('<literal>')` with a pre-parsed path.
     InputPath(u32),
     InputJson(u32),
+    /// `$input.params('<literal>')`: the parameter named by string constant `n`.
+    InputParam(u32),
     MakeList(u32),
     MakeMap(u32),
     MakeRange,

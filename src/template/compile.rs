@@ -260,6 +260,14 @@ impl Compiler<'_> {
         // `$input.path('lit')` / `$input.json('lit')`: parse the JSONPath once, here.
         if r.root == "input" {
             if let Some((Accessor::Method(m, args), tail)) = rest.split_first() {
+                if let ([Expr::Str(name)], "params") = (args.as_slice(), m.as_str()) {
+                    let k = self.konst(Const::Str(name.as_str().into()));
+                    self.emit(Instr::InputParam(k))?;
+                    for a in tail {
+                        self.accessor(a)?;
+                    }
+                    return Ok(());
+                }
                 if let ([Expr::Str(p)], "path" | "json") = (args.as_slice(), m.as_str()) {
                     if let Ok(path) = JsonPath::parse(p) {
                         self.p.paths.push(path);

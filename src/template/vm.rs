@@ -405,6 +405,20 @@ pub fn run(
                     stack.push(builtins::to_json_string(&v));
                 }
             }
+            Instr::InputParam(k) => {
+                let name = match p.consts.get(k as usize) {
+                    Some(Const::Str(s)) => s,
+                    _ => "",
+                };
+                let value = builtins::param(&env, name).unwrap_or("");
+                // Printed right away: straight from the request, without a string value.
+                if p.code.get(pc) == Some(&Instr::Emit) {
+                    pc += 1;
+                    write_str!(value);
+                } else {
+                    stack.push(Value::str(value));
+                }
+            }
             Instr::MakeList(n) => {
                 let at = stack.len().saturating_sub(n as usize);
                 let items: Vec<Value> = stack.drain(at..).collect();
