@@ -199,13 +199,17 @@ struct Node {
     payload: u64,
 }
 
+/// Converted containers by node. Keys are tape indexes, so a fixed-key hasher is enough
+/// (and creating the empty table costs nothing, unlike a randomly seeded one).
+type Converted = HashMap<u32, Value, std::hash::BuildHasherDefault<ahash::AHasher>>;
+
 /// A parsed document. Immutable except for the table of converted containers.
 #[derive(Debug)]
 pub struct Doc {
     text: Box<str>,
     nodes: Vec<Node>,
     decoded: Vec<Rc<str>>,
-    materialized: RefCell<HashMap<u32, Value>>,
+    materialized: RefCell<Converted>,
 }
 
 /// A string, array or object inside a [`Doc`].
@@ -256,7 +260,7 @@ pub fn parse(text: &[u8]) -> Parsed {
         text: s.into(),
         nodes: b.nodes,
         decoded: b.decoded,
-        materialized: RefCell::new(HashMap::new()),
+        materialized: RefCell::new(Converted::default()),
     });
     Parsed::Value(Doc::value(&doc, 0))
 }
