@@ -59,6 +59,14 @@ pub enum Instr {
     /// `$input.path('<literal>')` / `$input.json('<literal>')` with a pre-parsed path.
     InputPath(u32),
     InputJson(u32),
+    /// `$context.<field>` (or `$context.identity.<field>` when `identity`), a string field
+    /// the request carries: `field` indexes `CONTEXT_FIELDS` / `IDENTITY_FIELDS`, `name`
+    /// is the property name for when `$context` is already a map.
+    ContextField {
+        field: u32,
+        name: u32,
+        identity: bool,
+    },
     /// `$input.params('<literal>')`: the parameter named by string constant `n`.
     InputParam(u32),
     MakeList(u32),

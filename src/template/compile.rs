@@ -286,6 +286,31 @@ impl Compiler<'_> {
                 }
             }
         }
+        // `$context.stage`, `$context.identity.sourceIp`: a field of the request, by index.
+        if r.root == "context" {
+            let field = match rest {
+                [Accessor::Property(f)] => super::CONTEXT_FIELDS
+                    .iter()
+                    .position(|x| x == f)
+                    .map(|i| (i, f, false)),
+                [Accessor::Property(id), Accessor::Property(f)] if id == "identity" => {
+                    super::IDENTITY_FIELDS
+                        .iter()
+                        .position(|x| x == f)
+                        .map(|i| (i, f, true))
+                }
+                _ => None,
+            };
+            if let Some((i, f, identity)) = field {
+                let name = self.name(f);
+                self.emit(Instr::ContextField {
+                    field: i as u32,
+                    name,
+                    identity,
+                })?;
+                return Ok(());
+            }
+        }
         // `$var.a.b`: a template variable's leading properties resolve in one instruction.
         let props = rest
             .iter()

@@ -325,48 +325,98 @@ pub fn mock_status_code(rendered: &[u8]) -> Option<u16> {
     digits.parse().ok()
 }
 
+/// The string-valued `$context` fields read straight from the request (see
+/// [`context_field`]); templates compile `$context.<one of these>` to an index.
+pub(crate) const CONTEXT_FIELDS: [&str; 15] = [
+    "resourceId",
+    "resourcePath",
+    "httpMethod",
+    "extendedRequestId",
+    "requestTime",
+    "path",
+    "accountId",
+    "protocol",
+    "stage",
+    "domainPrefix",
+    "requestId",
+    "domainName",
+    "deploymentId",
+    "apiId",
+    "isCanaryRequest",
+];
+
+/// The `$context.identity` fields read straight from the request.
+pub(crate) const IDENTITY_FIELDS: [&str; 14] = [
+    "cognitoIdentityPoolId",
+    "accountId",
+    "cognitoIdentityId",
+    "caller",
+    "sourceIp",
+    "principalOrgId",
+    "accessKey",
+    "cognitoAuthenticationType",
+    "cognitoAuthenticationProvider",
+    "userArn",
+    "userAgent",
+    "user",
+    "apiKey",
+    "apiKeyId",
+];
+
+/// Field `i` of [`CONTEXT_FIELDS`].
+pub(crate) fn context_field_at<'a>(c: &ContextValues<'a>, i: u32) -> Option<&'a str> {
+    match i {
+        0 => c.resource_id,
+        1 => c.resource_path,
+        2 => c.http_method,
+        3 => c.extended_request_id,
+        4 => c.request_time,
+        5 => c.path,
+        6 => c.account_id,
+        7 => c.protocol,
+        8 => c.stage,
+        9 => c.domain_prefix,
+        10 => c.request_id,
+        11 => c.domain_name,
+        12 => c.deployment_id,
+        13 => c.api_id,
+        14 => c.is_canary_request,
+        _ => None,
+    }
+}
+
+/// Field `i` of [`IDENTITY_FIELDS`].
+pub(crate) fn identity_field_at<'a>(id: &Identity<'a>, i: u32) -> Option<&'a str> {
+    match i {
+        0 => id.cognito_identity_pool_id,
+        1 => id.account_id,
+        2 => id.cognito_identity_id,
+        3 => id.caller,
+        4 => id.source_ip,
+        5 => id.principal_org_id,
+        6 => id.access_key,
+        7 => id.cognito_authentication_type,
+        8 => id.cognito_authentication_provider,
+        9 => id.user_arn,
+        10 => id.user_agent,
+        11 => id.user,
+        12 => id.api_key,
+        13 => id.api_key_id,
+        _ => None,
+    }
+}
+
 /// A string-valued `$context` field read straight from the request, `Err` when `name`
 /// is not one (the map must be built). Must agree with [`build_context`].
 pub(crate) fn context_field<'a>(c: &ContextValues<'a>, name: &str) -> Result<Option<&'a str>, ()> {
-    Ok(match name {
-        "resourceId" => c.resource_id,
-        "resourcePath" => c.resource_path,
-        "httpMethod" => c.http_method,
-        "extendedRequestId" => c.extended_request_id,
-        "requestTime" => c.request_time,
-        "path" => c.path,
-        "accountId" => c.account_id,
-        "protocol" => c.protocol,
-        "stage" => c.stage,
-        "domainPrefix" => c.domain_prefix,
-        "requestId" => c.request_id,
-        "domainName" => c.domain_name,
-        "deploymentId" => c.deployment_id,
-        "apiId" => c.api_id,
-        "isCanaryRequest" => c.is_canary_request,
-        _ => return Err(()),
-    })
+    let i = CONTEXT_FIELDS.iter().position(|f| *f == name).ok_or(())?;
+    Ok(context_field_at(c, i as u32))
 }
 
 /// A `$context.identity` field read straight from the request (see [`context_field`]).
 pub(crate) fn identity_field<'a>(i: &Identity<'a>, name: &str) -> Result<Option<&'a str>, ()> {
-    Ok(match name {
-        "cognitoIdentityPoolId" => i.cognito_identity_pool_id,
-        "accountId" => i.account_id,
-        "cognitoIdentityId" => i.cognito_identity_id,
-        "caller" => i.caller,
-        "sourceIp" => i.source_ip,
-        "principalOrgId" => i.principal_org_id,
-        "accessKey" => i.access_key,
-        "cognitoAuthenticationType" => i.cognito_authentication_type,
-        "cognitoAuthenticationProvider" => i.cognito_authentication_provider,
-        "userArn" => i.user_arn,
-        "userAgent" => i.user_agent,
-        "user" => i.user,
-        "apiKey" => i.api_key,
-        "apiKeyId" => i.api_key_id,
-        _ => return Err(()),
-    })
+    let at = IDENTITY_FIELDS.iter().position(|f| *f == name).ok_or(())?;
+    Ok(identity_field_at(i, at as u32))
 }
 
 /// A fresh `$context.requestOverride`: `path`, `header` and `querystring` objects.

@@ -405,6 +405,49 @@ pub fn run(
                     stack.push(builtins::to_json_string(&v));
                 }
             }
+            Instr::ContextField {
+                field,
+                name,
+                identity,
+            } => {
+                // Exactly `Load($context)` then `.identity` and/or `.name`.
+                if !context_loaded {
+                    context_loaded = true;
+                    slots[SLOT_CONTEXT as usize] = match &state.context {
+                        Some(ctx) => ctx.clone(),
+                        None => Value::Builtin(Builtin::Context),
+                    };
+                }
+                if matches!(
+                    slots[SLOT_CONTEXT as usize],
+                    Value::Builtin(Builtin::Context)
+                ) {
+                    let c = &request.context;
+                    let text = if identity {
+                        super::identity_field_at(&c.identity, field)
+                    } else {
+                        super::context_field_at(c, field)
+                    };
+                    if p.code.get(pc) == Some(&Instr::Emit) {
+                        pc += 1;
+                        if let Some(t) = text {
+                            write_str!(t);
+                        }
+                    } else {
+                        stack.push(text.map_or(Value::Null, Value::str));
+                    }
+                } else {
+                    let ctx = slots[SLOT_CONTEXT as usize].clone();
+                    let name = p.names.get(name as usize).map_or("", |s| s);
+                    let v = if identity {
+                        let id = builtins::property(&mut env, &ctx, "identity");
+                        builtins::property(&mut env, &id, name)
+                    } else {
+                        builtins::property(&mut env, &ctx, name)
+                    };
+                    stack.push(v);
+                }
+            }
             Instr::InputParam(k) => {
                 let name = match p.consts.get(k as usize) {
                     Some(Const::Str(s)) => s,
