@@ -466,8 +466,16 @@ impl Builder<'_> {
         if key {
             self.fallback = true;
         }
-        let s: String = serde_json::from_str(&self.t[start - 1..=j]).map_err(|_| ())?;
-        self.decoded.push(Rc::from(s));
+        let raw = self.t.get(start..j).ok_or(())?;
+        let s: Rc<str> = match unescape_simple(raw) {
+            Some(s) => Rc::from(s),
+            // `\u` escapes (surrogate pairs and their errors) and invalid escapes: serde_json
+            // decides.
+            None => {
+                Rc::from(serde_json::from_str::<String>(&self.t[start - 1..=j]).map_err(|_| ())?)
+            }
+        };
+        self.decoded.push(s);
         self.push(Kind::EscStr, start, j, (self.decoded.len() - 1) as u64);
         Ok(())
     }
@@ -601,6 +609,31 @@ impl Builder<'_> {
             n.payload = count;
         }
     }
+}
+
+/// The text of string content `raw` (between the quotes) whose escapes are all of the
+/// one-character kind (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`); `None` for a `\u`
+/// or an invalid escape.
+fn unescape_simple(raw: &str) -> Option<String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(rest.get(..at)?);
+        out.push(match rest.as_bytes().get(at + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            _ => return None,
+        });
+        rest = rest.get(at + 2..)?;
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 impl Doc {
@@ -971,6 +1004,13 @@ mod tests {
             "[0-1]",
             "[1.2.3]",
             "-0",
+            "\"a\\\"b\\\\c\\/d\\be\\ff\\ng\\rh\\ti\"",
+            "\"\\u00e9\\n\\ud83d\\ude00\"",
+            "\"x\\\"",
+            "\"\\\u{e9}\"",
+            "\"\\ud800x\"",
+            "\"\\\\\"",
+            "{\"k\": \"v\\\"w\", \"j\": \"\\/\\/\"}",
             "\"0123456789abcdef\u{1f}x\"",
             "\"0123456\u{7}\"",
             "\"01234567\\\"89abcdefghij\"",
