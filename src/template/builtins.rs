@@ -162,7 +162,7 @@ pub fn to_json_string(v: &Value) -> Value {
     if v.is_null() {
         return Value::str("");
     }
-    let mut s = String::new();
+    let mut s = String::with_capacity(v.size_hint());
     v.write_json(&mut s, 0);
     Value::string(s)
 }
@@ -285,7 +285,7 @@ fn input_method(env: &mut Env<'_, '_>, name: &str, args: &[Value]) -> Value {
 
 /// `$input.params(name)`: path, then query string, then header; missing → "".
 /// A repeated query parameter gives its last value; header names match case-insensitively.
-fn param<'e>(env: &Env<'e, '_>, name: &str) -> Option<&'e str> {
+pub(crate) fn param<'e>(env: &Env<'e, '_>, name: &str) -> Option<&'e str> {
     let r = env.request;
     if let Some((_, v)) = r.path_params.iter().find(|(k, _)| *k == name) {
         return Some(v);

@@ -42,6 +42,13 @@ pub enum Instr {
     Const(u32),
     /// Pop receiver, push receiver.name.
     Attr(u32),
+    /// `Load(slot)` then `Attr` for each name of `chains[start..start + len]`, in one step
+    /// (walked on the JSON tape without intermediate values when it can be).
+    Path {
+        slot: u32,
+        start: u32,
+        len: u32,
+    },
     /// Pop `argc` arguments and a receiver, push the result of method `name`.
     Call {
         name: u32,
@@ -52,6 +59,16 @@ pub enum Instr {
     /// `$input.path('<literal>')` / `$input.json('<literal>')` with a pre-parsed path.
     InputPath(u32),
     InputJson(u32),
+    /// `$context.<field>` (or `$context.identity.<field>` when `identity`), a string field
+    /// the request carries: `field` indexes `CONTEXT_FIELDS` / `IDENTITY_FIELDS`, `name`
+    /// is the property name for when `$context` is already a map.
+    ContextField {
+        field: u32,
+        name: u32,
+        identity: bool,
+    },
+    /// `$input.params('<literal>')`: the parameter named by string constant `n`.
+    InputParam(u32),
     MakeList(u32),
     MakeMap(u32),
     MakeRange,
@@ -108,6 +125,10 @@ pub struct Program {
     pub code: Vec<Instr>,
     pub consts: Vec<Const>,
     pub names: Vec<Box<str>>,
+    /// [`super::json_doc::signature`] of each name, for member lookups.
+    pub name_sigs: Vec<u64>,
+    /// Name indexes of `Path` property chains.
+    pub chains: Vec<u32>,
     pub paths: Vec<JsonPath>,
     pub slot_count: u32,
 }

@@ -82,6 +82,9 @@ impl Compiler<'_> {
         }
         let i = self.p.names.len() as u32;
         self.p.names.push(name.into());
+        self.p
+            .name_sigs
+            .push(super::json_doc::signature(name.as_bytes()));
         self.names.insert(name.to_owned(), i);
         i
     }
@@ -257,6 +260,14 @@ impl Compiler<'_> {
         // `$input.path('lit')` / `$input.json('lit')`: parse the JSONPath once, here.
         if r.root == "input" {
             if let Some((Accessor::Method(m, args), tail)) = rest.split_first() {
+                if let ([Expr::Str(name)], "params") = (args.as_slice(), m.as_str()) {
+                    let k = self.konst(Const::Str(name.as_str().into()));
+                    self.emit(Instr::InputParam(k))?;
+                    for a in tail {
+                        self.accessor(a)?;
+                    }
+                    return Ok(());
+                }
                 if let ([Expr::Str(p)], "path" | "json") = (args.as_slice(), m.as_str()) {
                     if let Ok(path) = JsonPath::parse(p) {
                         self.p.paths.push(path);
@@ -275,7 +286,53 @@ impl Compiler<'_> {
                 }
             }
         }
-        self.emit(Instr::Load(s))?;
+        // `$context.stage`, `$context.identity.sourceIp`: a field of the request, by index.
+        if r.root == "context" {
+            let field = match rest {
+                [Accessor::Property(f)] => super::CONTEXT_FIELDS
+                    .iter()
+                    .position(|x| x == f)
+                    .map(|i| (i, f, false)),
+                [Accessor::Property(id), Accessor::Property(f)] if id == "identity" => {
+                    super::IDENTITY_FIELDS
+                        .iter()
+                        .position(|x| x == f)
+                        .map(|i| (i, f, true))
+                }
+                _ => None,
+            };
+            if let Some((i, f, identity)) = field {
+                let name = self.name(f);
+                self.emit(Instr::ContextField {
+                    field: i as u32,
+                    name,
+                    identity,
+                })?;
+                return Ok(());
+            }
+        }
+        // `$var.a.b`: a template variable's leading properties resolve in one instruction.
+        let props = rest
+            .iter()
+            .take_while(|a| matches!(a, Accessor::Property(_)))
+            .count();
+        if s as usize >= PREDEFINED.len() && props > 0 {
+            let start = self.p.chains.len() as u32;
+            for a in &rest[..props] {
+                if let Accessor::Property(n) = a {
+                    let n = self.name(n);
+                    self.p.chains.push(n);
+                }
+            }
+            self.emit(Instr::Path {
+                slot: s,
+                start,
+                len: props as u32,
+            })?;
+            rest = &rest[props..];
+        } else {
+            self.emit(Instr::Load(s))?;
+        }
         for a in rest {
             self.accessor(a)?;
         }

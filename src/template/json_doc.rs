@@ -29,7 +29,7 @@ use super::value::{Entries, MAX_RENDER_DEPTH, MapKind, Value, java_double, json_
 /// are skipped with one comparison, and keys of up to [`SIG_BYTES`] bytes never need more.
 const SIG_BYTES: usize = 6;
 
-fn signature(key: &[u8]) -> u64 {
+pub fn signature(key: &[u8]) -> u64 {
     let mut sig = (key.len() as u64) << 48;
     for (i, &c) in key.iter().take(SIG_BYTES).enumerate() {
         sig |= u64::from(c) << (8 * i);
@@ -37,23 +37,136 @@ fn signature(key: &[u8]) -> u64 {
     sig
 }
 
-/// Bytes that end the fast scan of a string: the closing quote, an escape, and the
-/// control characters serde_json rejects.
-static STRING_STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
+/// [`signature`] of `b[start..end]`, from one 8-byte load when the text allows it.
+fn signature_at(b: &[u8], start: usize, end: usize) -> u64 {
+    let len = end - start;
+    match load8(b, start) {
+        Some(w) => {
+            let mask = if len >= SIG_BYTES {
+                (1u64 << (8 * SIG_BYTES)) - 1
+            } else {
+                (1u64 << (8 * len)) - 1
+            };
+            (w & mask) | ((len as u64) << 48)
+        }
+        None => signature(b.get(start..end).unwrap_or(&[])),
     }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
+}
+
+// Eight bytes at a time (SWAR): strings and indentation are most of a JSON body.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+const ONES: u64 = 0x0101_0101_0101_0101;
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+fn load8(b: &[u8], i: usize) -> Option<u64> {
+    b.get(i..i.checked_add(8)?)
+        .and_then(|s| <[u8; 8]>::try_from(s).ok())
+        .map(u64::from_le_bytes)
+}
+
+/// High bit set in the lanes of `w` that are zero. Lanes above the lowest hit may be
+/// false positives (borrows), so only the lowest set bit is meaningful.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+fn zero_lanes(w: u64) -> u64 {
+    w.wrapping_sub(ONES) & !w & HIGHS
+}
+
+/// Lanes that end the fast scan of a string: the closing quote, an escape, and the
+/// control characters serde_json rejects (same caveat as [`zero_lanes`]).
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+fn string_stops(w: u64) -> u64 {
+    zero_lanes(w ^ (ONES * u64::from(b'"')))
+        | zero_lanes(w ^ (ONES * u64::from(b'\\')))
+        | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
+}
+
+/// Bytes before the first string stop (see [`string_stops`]) among the 16 at `b[i..]`,
+/// with whether there is one; `None` when fewer than 16 bytes are left.
+#[cfg(target_arch = "x86_64")]
+fn string_scan16(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let chunk: &[u8; 16] = b.get(i..i.checked_add(16)?)?.try_into().ok()?;
+    // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are available on
+    // every x86_64 CPU; `chunk` is 16 readable bytes and the load is unaligned.
+    let stops = unsafe {
+        let x = _mm_loadu_si128(chunk.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
+        let escape = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned `x <= 0x1f`: the control characters.
+        let control = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, escape), control)) as u32
+    };
+    Some(if stops == 0 {
+        (16, false)
+    } else {
+        (stops.trailing_zeros() as usize, true)
+    })
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn string_scan16(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    string_scan8(b, i)
+}
+
+/// [`string_scan16`] eight bytes at a time, where SSE2 is not available.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+fn string_scan8(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    let w = load8(b, i)?;
+    let stops = string_stops(w);
+    Some(if stops == 0 {
+        (8, false)
+    } else {
+        ((stops.trailing_zeros() / 8) as usize, true)
+    })
+}
+
+/// Spaces at the start of the 16 bytes at `b[i..]` (`None` when fewer are left).
+#[cfg(target_arch = "x86_64")]
+fn spaces16(b: &[u8], i: usize) -> Option<usize> {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    let chunk: &[u8; 16] = b.get(i..i.checked_add(16)?)?.try_into().ok()?;
+    // SAFETY: as in `string_scan16`.
+    let spaces = unsafe {
+        let x = _mm_loadu_si128(chunk.as_ptr().cast());
+        _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b' ' as i8))) as u32
+    };
+    Some((!spaces).trailing_zeros() as usize)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn spaces16(b: &[u8], i: usize) -> Option<usize> {
+    spaces8(b, i)
+}
+
+/// [`spaces16`] eight bytes at a time, where SSE2 is not available.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+fn spaces8(b: &[u8], i: usize) -> Option<usize> {
+    let other = load8(b, i)? ^ (ONES * u64::from(b' '));
+    Some(if other == 0 {
+        8
+    } else {
+        (other.trailing_zeros() / 8) as usize
+    })
+}
+
+fn is_string_stop(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20
+}
+
+/// Powers of ten serde_json divides by (exact as `f64` up to 1e22).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
 
 /// serde_json's recursion limit: the 128th nested container is an error.
 const MAX_NESTING: u32 = 128;
-/// Objects with at most this many members are checked for duplicate keys pairwise.
+/// Objects with at most this many members are checked for duplicate keys as each key
+/// arrives; larger ones once more at their end, with a hash set.
 const PAIRWISE_DUP_CHECK: usize = 16;
 /// Longest integer literal read directly (more digits may overflow `i64`).
 const MAX_FAST_DIGITS: usize = 18;
@@ -86,13 +199,17 @@ struct Node {
     payload: u64,
 }
 
+/// Converted containers by node. Keys are tape indexes, so a fixed-key hasher is enough
+/// (and creating the empty table costs nothing, unlike a randomly seeded one).
+type Converted = HashMap<u32, Value, std::hash::BuildHasherDefault<ahash::AHasher>>;
+
 /// A parsed document. Immutable except for the table of converted containers.
 #[derive(Debug)]
 pub struct Doc {
     text: Box<str>,
     nodes: Vec<Node>,
     decoded: Vec<Rc<str>>,
-    materialized: RefCell<HashMap<u32, Value>>,
+    materialized: RefCell<Converted>,
 }
 
 /// A string, array or object inside a [`Doc`].
@@ -127,7 +244,6 @@ pub fn parse(text: &[u8]) -> Parsed {
         i: 0,
         nodes: Vec::with_capacity(s.len() / 8 + 4),
         decoded: Vec::new(),
-        keys: Vec::new(),
         fallback: false,
     };
     if b.value(0).is_err() {
@@ -144,7 +260,7 @@ pub fn parse(text: &[u8]) -> Parsed {
         text: s.into(),
         nodes: b.nodes,
         decoded: b.decoded,
-        materialized: RefCell::new(HashMap::new()),
+        materialized: RefCell::new(Converted::default()),
     });
     Parsed::Value(Doc::value(&doc, 0))
 }
@@ -166,20 +282,36 @@ struct Builder<'t> {
     i: usize,
     nodes: Vec<Node>,
     decoded: Vec<Rc<str>>,
-    /// Key spans of the objects being parsed (a stack; each object owns a suffix).
-    keys: Vec<(u32, u32)>,
     fallback: bool,
 }
 
 type R = Result<(), ()>;
 
 impl Builder<'_> {
+    #[inline]
     fn ws(&mut self) {
+        if self.b.get(self.i).is_some_and(|&c| c > b' ') {
+            return;
+        }
+        self.ws_run();
+    }
+
+    fn ws_run(&mut self) {
         while let Some(&c) = self.b.get(self.i) {
-            if !matches!(c, b' ' | b'\n' | b'\t' | b'\r') {
-                break;
+            match c {
+                b' ' | b'\t' | b'\r' => self.i += 1,
+                b'\n' => {
+                    self.i += 1;
+                    // Indentation: a block of spaces at a time.
+                    while let Some(n) = spaces16(self.b, self.i) {
+                        self.i += n;
+                        if n < 16 {
+                            break;
+                        }
+                    }
+                }
+                _ => return,
             }
-            self.i += 1;
         }
     }
 
@@ -220,9 +352,57 @@ impl Builder<'_> {
     }
 
     fn number(&mut self) -> R {
-        let start = self.i;
+        let (b, start) = (self.b, self.i);
+        // One pass over `-?digits(.digits)?`, accumulating the digits.
+        let negative = b.get(start) == Some(&b'-');
+        let int_start = start + usize::from(negative);
+        let mut j = int_start;
+        let mut n: u64 = 0;
+        let mut digit = |j: &mut usize| match b.get(*j) {
+            Some(&c) if c.is_ascii_digit() => {
+                n = n.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+                *j += 1;
+                true
+            }
+            _ => false,
+        };
+        while digit(&mut j) {}
+        let int_len = j - int_start;
+        let dot = b.get(j) == Some(&b'.');
+        let mut frac_len = 0;
+        if dot {
+            j += 1;
+            while digit(&mut j) {
+                frac_len += 1;
+            }
+        }
+        let continues = b
+            .get(j)
+            .is_some_and(|c| matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'));
+        let plain = !continues
+            && int_len > 0
+            && int_len + frac_len <= MAX_FAST_DIGITS
+            && (int_len == 1 || b.get(int_start) != Some(&b'0'));
+        if plain && !dot && !(negative && n == 0) {
+            self.i = j;
+            let i = if negative { -(n as i64) } else { n as i64 };
+            self.push(Kind::Int, start, j, i as u64);
+            return Ok(());
+        }
+        if plain && frac_len > 0 {
+            // What serde_json's `f64_from_parts` computes: the digits, divided once.
+            let f = n as f64 / *POW10.get(frac_len).ok_or(())?;
+            self.i = j;
+            self.push(
+                Kind::Float,
+                start,
+                j,
+                (if negative { -f } else { f }).to_bits(),
+            );
+            return Ok(());
+        }
         let mut j = start;
-        while let Some(c) = self.b.get(j) {
+        while let Some(c) = b.get(j) {
             if !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
                 break;
             }
@@ -230,16 +410,6 @@ impl Builder<'_> {
         }
         self.i = j;
         let lit = &self.t[start..j];
-        let digits = lit.strip_prefix('-').unwrap_or(lit);
-        let simple = !digits.is_empty()
-            && digits.len() <= MAX_FAST_DIGITS
-            && digits.bytes().all(|c| c.is_ascii_digit())
-            && (!digits.starts_with('0') || (digits == "0" && digits.len() == lit.len()));
-        if simple {
-            let n: i64 = lit.parse().map_err(|_| ())?;
-            self.push(Kind::Int, start, j, n as u64);
-            return Ok(());
-        }
         // Everything else (fractions, exponents, `-0`, huge integers, malformed text)
         // goes through serde_json so the value and the accept/reject decision are its own.
         let n: serde_json::Number = serde_json::from_str(lit).map_err(|_| ())?;
@@ -254,10 +424,23 @@ impl Builder<'_> {
         let start = self.i + 1;
         let mut j = start;
         let mut escaped = false;
-        // Strings are short: a table-driven byte loop beats a vectorised search here.
         loop {
-            while self.b.get(j).is_some_and(|&c| !STRING_STOP[c as usize]) {
-                j += 1;
+            // A block at a time while the text lasts, then byte by byte.
+            loop {
+                match string_scan16(self.b, j) {
+                    Some((n, stop)) => {
+                        j += n;
+                        if stop {
+                            break;
+                        }
+                    }
+                    None => {
+                        while self.b.get(j).is_some_and(|&c| !is_string_stop(c)) {
+                            j += 1;
+                        }
+                        break;
+                    }
+                }
             }
             match self.b.get(j) {
                 Some(b'"') => break,
@@ -271,22 +454,29 @@ impl Builder<'_> {
         }
         self.i = j + 1;
         if !escaped {
-            let sig = signature(&self.b[start..j]);
+            // Only keys carry a signature: only keys are compared.
+            let sig = if key {
+                signature_at(self.b, start, j)
+            } else {
+                0
+            };
             self.push(Kind::Str, start, j, sig);
-            if key {
-                self.keys.push((start as u32, j as u32));
-            }
             return Ok(());
         }
         if key {
             self.fallback = true;
         }
-        let s: String = serde_json::from_str(&self.t[start - 1..=j]).map_err(|_| ())?;
-        self.decoded.push(Rc::from(s));
+        let raw = self.t.get(start..j).ok_or(())?;
+        let s: Rc<str> = match unescape_simple(raw) {
+            Some(s) => Rc::from(s),
+            // `\u` escapes (surrogate pairs and their errors) and invalid escapes: serde_json
+            // decides.
+            None => {
+                Rc::from(serde_json::from_str::<String>(&self.t[start - 1..=j]).map_err(|_| ())?)
+            }
+        };
+        self.decoded.push(s);
         self.push(Kind::EscStr, start, j, (self.decoded.len() - 1) as u64);
-        if key {
-            self.keys.push((start as u32, j as u32));
-        }
         Ok(())
     }
 
@@ -324,10 +514,12 @@ impl Builder<'_> {
             return Err(());
         }
         let me = self.push(Kind::Obj, self.i, self.i, 0);
-        let keys_base = self.keys.len();
         self.i += 1;
         self.ws();
         let mut count = 0u64;
+        // One bit per key signature: a key is compared with the earlier ones only when its
+        // bit was already set (a possible duplicate), so most objects need no pairwise pass.
+        let mut bloom = 0u64;
         if self.b.get(self.i) == Some(&b'}') {
             self.i += 1;
         } else {
@@ -336,7 +528,16 @@ impl Builder<'_> {
                 if self.b.get(self.i) != Some(&b'"') {
                     return Err(());
                 }
+                let key = self.nodes.len();
                 self.string(true)?;
+                if count < PAIRWISE_DUP_CHECK as u64 {
+                    let sig = self.nodes.get(key).map_or(0, |k| k.payload);
+                    let bit = 1u64 << (sig.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58);
+                    if bloom & bit != 0 && self.is_duplicate_key(me, key) {
+                        self.fallback = true;
+                    }
+                    bloom |= bit;
+                }
                 self.ws();
                 if self.b.get(self.i) != Some(&b':') {
                     return Err(());
@@ -355,25 +556,48 @@ impl Builder<'_> {
                 }
             }
         }
-        if self.has_duplicate_keys(keys_base) {
+        if count > PAIRWISE_DUP_CHECK as u64 && self.has_duplicate_keys(me) {
             self.fallback = true;
         }
-        self.keys.truncate(keys_base);
         self.close(me, count);
         Ok(())
     }
 
-    fn has_duplicate_keys(&self, base: usize) -> bool {
-        let keys = self.keys.get(base..).unwrap_or(&[]);
-        let text = |(s, e): (u32, u32)| self.b.get(s as usize..e as usize).unwrap_or(&[]);
-        if keys.len() <= PAIRWISE_DUP_CHECK {
-            keys.iter()
-                .enumerate()
-                .any(|(i, &k)| keys[..i].iter().any(|&p| text(p) == text(k)))
-        } else {
-            let mut seen = std::collections::HashSet::with_capacity(keys.len());
-            !keys.iter().all(|&k| seen.insert(text(k)))
-        }
+    /// The key nodes of object node `obj` parsed so far (their values complete), up to
+    /// node `until`, read off the tape.
+    fn key_nodes(&self, obj: usize, until: usize) -> impl Iterator<Item = &Node> + '_ {
+        let mut at = obj + 1;
+        std::iter::from_fn(move || {
+            if at + 1 >= until {
+                return None;
+            }
+            let k = self.nodes.get(at)?;
+            at = (self.nodes.get(at + 1)?.next as usize).max(at + 2);
+            Some(k)
+        })
+    }
+
+    fn key_text(&self, k: &Node) -> &[u8] {
+        self.b.get(k.start as usize..k.end as usize).unwrap_or(&[])
+    }
+
+    /// Whether key node `key` of object node `obj` repeats an earlier key.
+    fn is_duplicate_key(&self, obj: usize, key: usize) -> bool {
+        let Some(k) = self.nodes.get(key) else {
+            return false;
+        };
+        let text = self.key_text(k);
+        self.key_nodes(obj, key + 1)
+            .any(|p| p.payload == k.payload && self.key_text(p) == text)
+    }
+
+    /// Whether any two keys of object node `obj` are equal (objects too large for the
+    /// check as keys arrive).
+    fn has_duplicate_keys(&self, obj: usize) -> bool {
+        let mut seen = std::collections::HashSet::new();
+        !self
+            .key_nodes(obj, self.nodes.len())
+            .all(|k| seen.insert(self.key_text(k)))
     }
 
     fn close(&mut self, me: usize, count: u64) {
@@ -385,6 +609,39 @@ impl Builder<'_> {
             n.payload = count;
         }
     }
+}
+
+/// The text of string content `raw` (between the quotes) whose escapes are all of the
+/// one-character kind (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`); `None` for a `\u`
+/// or an invalid escape.
+fn unescape_simple(raw: &str) -> Option<String> {
+    let b = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    // A byte loop: escapes are frequent in JSON-in-JSON, where a search call per escape
+    // costs more than the bytes between them.
+    let (mut i, mut run) = (0, 0);
+    while let Some(&c) = b.get(i) {
+        if c != b'\\' {
+            i += 1;
+            continue;
+        }
+        out.push_str(raw.get(run..i)?);
+        out.push(match b.get(i + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            _ => return None,
+        });
+        i += 2;
+        run = i;
+    }
+    out.push_str(raw.get(run..)?);
+    Some(out)
 }
 
 impl Doc {
@@ -444,6 +701,12 @@ impl Doc {
         }
     }
 
+    /// Length of node `i`'s source text.
+    pub fn text_len(&self, i: u32) -> usize {
+        let n = self.node(i);
+        n.end.saturating_sub(n.start) as usize
+    }
+
     pub fn is_str(&self, i: u32) -> bool {
         matches!(self.node(i).kind, Kind::Str | Kind::EscStr)
     }
@@ -497,24 +760,58 @@ impl Doc {
 
     /// The value node of member `key` of an object.
     pub fn get(&self, obj: u32, key: &str) -> Option<u32> {
-        let n = self.nodes.get(obj as usize)?;
+        self.get_sig(obj, key, signature(key.as_bytes()))
+    }
+
+    /// [`Doc::get`] with the key's [`signature`] computed beforehand (at compile time for
+    /// the names a template spells out).
+    pub fn get_sig(&self, obj: u32, key: &str, sig: u64) -> Option<u32> {
+        let nodes = self.nodes.as_slice();
+        let n = nodes.get(obj as usize)?;
         if n.kind != Kind::Obj {
             return None;
         }
-        let (sig, short) = (signature(key.as_bytes()), key.len() <= SIG_BYTES);
-        let text = self.text.as_bytes();
+        let end = (n.next as usize).min(nodes.len());
+        let short = key.len() <= SIG_BYTES;
         let mut at = obj as usize + 1;
         // Bounded: `at` strictly increases up to the object's end.
-        while at + 1 < n.next as usize {
-            let k = self.nodes.get(at)?;
-            if k.payload == sig
-                && (short || text.get(k.start as usize..k.end as usize) == Some(key.as_bytes()))
-            {
+        while at + 1 < end {
+            let k = nodes.get(at)?;
+            if k.payload == sig && (short || self.key_eq(k, key.as_bytes())) {
                 return Some(at as u32 + 1);
             }
-            at = (self.nodes.get(at + 1)?.next as usize).max(at + 2);
+            at = (nodes.get(at + 1)?.next as usize).max(at + 2);
         }
         None
+    }
+
+    /// Whether key node `k` (whose signature matched: same length and first bytes) spells
+    /// `key`; compares the rest eight bytes at a time.
+    fn key_eq(&self, k: &Node, key: &[u8]) -> bool {
+        let Some(text) = self.text.as_bytes().get(k.start as usize..k.end as usize) else {
+            return false;
+        };
+        if text.len() != key.len() {
+            return false;
+        }
+        let mut i = SIG_BYTES;
+        while let (Some(a), Some(b)) = (load8(text, i), load8(key, i)) {
+            if a != b {
+                return false;
+            }
+            i += 8;
+        }
+        // The tail: the last eight bytes again (overlapping) when there are eight.
+        match key.len().checked_sub(8) {
+            Some(last) => load8(text, last) == load8(key, last),
+            None => text.get(i..) == key.get(i..),
+        }
+    }
+
+    /// Whether no container has been converted (mutable) yet: the tape alone then answers
+    /// every lookup.
+    pub fn unconverted(&self) -> bool {
+        self.materialized.borrow().is_empty()
     }
 
     /// The `index`th item node of an array.
@@ -704,6 +1001,30 @@ mod tests {
             "tru",
             "[\"a\\\"b\"]",
             "\"\\q\"",
+            "[-0, 0.5, -0.50, 123456789012345678, -123456789012345678, 0]",
+            "[1234567890123456789, 0e1, 1E+2, 2.5e-3, -0.0, 10, -10.25]",
+            "00",
+            "-01",
+            "1.0e",
+            "--1",
+            "1-2",
+            "0.",
+            "[0-1]",
+            "[1.2.3]",
+            "-0",
+            "\"a\\\"b\\\\c\\/d\\be\\ff\\ng\\rh\\ti\"",
+            "\"\\u00e9\\n\\ud83d\\ude00\"",
+            "\"x\\\"",
+            "\"\\\u{e9}\"",
+            "\"\\ud800x\"",
+            "\"\\\\\"",
+            "{\"k\": \"v\\\"w\", \"j\": \"\\/\\/\"}",
+            "\"0123456789abcdef\u{1f}x\"",
+            "\"0123456\u{7}\"",
+            "\"01234567\\\"89abcdefghij\"",
+            "{\"long key with spaces\":\n        \"v\",\n\t \"k\" : [ ]\r\n}",
+            "\"caf\u{e9} \u{1f600} \u{7f}\"",
+            "[\"abcdefgh\", \"\", \"\\u00e9\"]",
         ];
         for c in cases {
             let ours = parse_value(c.as_bytes());
@@ -717,6 +1038,101 @@ mod tests {
                 b.write_json(&mut y, 0);
                 assert_eq!(x, y, "{c}");
                 assert_eq!(a.to_display(), b.to_display(), "{c}");
+            }
+        }
+    }
+
+    #[test]
+    fn decimals_and_keys_agree_with_serde_json() {
+        let mut cases: Vec<String> = [
+            "249.99",
+            "-0.0",
+            "0.5",
+            "-12.250",
+            "123456789.123456789",
+            "1234567890.12345678",
+            "0.000001",
+            "00.5",
+            "1.5e3",
+            "9007199254740993.5",
+            "0.1",
+            "-0.30000000000000004",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut x: u64 = 88172645463325252;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let int = x % 10_000_000;
+            let frac_len = (x >> 40) % 12 + 1;
+            let frac = (x >> 8) % 10u64.pow(frac_len as u32);
+            cases.push(format!("{int}.{frac:0w$}", w = frac_len as usize));
+        }
+        for c in &cases {
+            let ours = parse_value(c.as_bytes());
+            let theirs = serde_json::from_str::<serde_json::Value>(c)
+                .ok()
+                .map(|v| Value::from_json(&v));
+            match (ours, theirs) {
+                (Some(Value::Float(a)), Some(Value::Float(b))) => {
+                    assert_eq!(a.to_bits(), b.to_bits(), "{c}")
+                }
+                (a, b) => assert_eq!(a.is_some(), b.is_some(), "{c}"),
+            }
+        }
+        // Same length and first bytes (one signature) without being equal, then equal.
+        let t = r#"{"abcdefgh": 1, "abcdefgi": 2, "a": 3, "b": 4, "c": 5}"#;
+        assert!(matches!(parse(t.as_bytes()), Parsed::Value(_)));
+        for n in [2, 9, 16, 17, 30] {
+            let mut keys: Vec<String> = (0..n).map(|i| format!("\"key{i}\": {i}")).collect();
+            assert!(matches!(
+                parse(format!("{{{}}}", keys.join(",")).as_bytes()),
+                Parsed::Value(_)
+            ));
+            keys.push(format!("\"key{}\": 0", n / 2));
+            assert!(
+                matches!(
+                    parse(format!("{{{}}}", keys.join(",")).as_bytes()),
+                    Parsed::Fallback
+                ),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    fn block_scans_agree_with_bytewise_scans() {
+        let alphabet = b"ab \"\\\n\t\x01\x1f\x7f\x80\xe9 ";
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..5_000 {
+            let text: Vec<u8> = (0..40)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            for i in 0..text.len() {
+                let stop = text[i..].iter().position(|&c| is_string_stop(c));
+                let spaces = text[i..].iter().take_while(|&&c| c == b' ').count();
+                for (block, scan, sp) in [
+                    (16, string_scan16(&text, i), spaces16(&text, i)),
+                    (8, string_scan8(&text, i), spaces8(&text, i)),
+                ] {
+                    let Some((n, found)) = scan else {
+                        assert!(i + block > text.len());
+                        continue;
+                    };
+                    match stop {
+                        Some(p) if p < block => assert_eq!((n, found), (p, true)),
+                        _ => assert_eq!((n, found), (block, false)),
+                    }
+                    assert_eq!(sp, Some(spaces.min(block)));
+                }
             }
         }
     }

@@ -190,6 +190,11 @@ pub struct Identity<'a> {
 #[derive(Debug, Default)]
 pub struct RenderState {
     pub(crate) context: Option<Value>,
+    /// `$context.requestOverride` and `$context.responseOverride` while the map itself has
+    /// not been built (they move into it when it is): setting an override is common and
+    /// needs only these two small objects, not the 40-entry map.
+    pub(crate) request_override: Option<Value>,
+    pub(crate) response_override: Option<Value>,
 }
 
 /// What the templates asked the gateway to change (aws-behavior.md §3.8).
@@ -209,13 +214,43 @@ impl RenderState {
         RenderState::default()
     }
 
+    /// `$context.requestOverride` / `$context.responseOverride` (`name`) when the map has
+    /// not been built: created on first use, then the same shared object.
+    pub(crate) fn override_object(&mut self, name: &str) -> Option<Value> {
+        if self.context.is_some() {
+            return None;
+        }
+        Some(match name {
+            "requestOverride" => self
+                .request_override
+                .get_or_insert_with(new_request_override)
+                .clone(),
+            "responseOverride" => self
+                .response_override
+                .get_or_insert_with(new_response_override)
+                .clone(),
+            _ => return None,
+        })
+    }
+
     /// The overrides set so far. Cheap when no template touched `$context`.
     pub fn overrides(&self) -> Overrides {
         let mut o = Overrides::default();
-        let Some(Value::Map(ctx)) = &self.context else {
-            return o;
+        let (req, resp) = match &self.context {
+            Some(Value::Map(ctx)) => {
+                let ctx = ctx.entries.borrow();
+                (
+                    ctx.get("requestOverride").cloned(),
+                    ctx.get("responseOverride").cloned(),
+                )
+            }
+            Some(_) => return o,
+            None => (
+                self.request_override.clone(),
+                self.response_override.clone(),
+            ),
         };
-        let ctx = ctx.entries.borrow();
+        let (req, resp) = (req.as_ref(), resp.as_ref());
         // Values may be JSON handles (`#set($context.x = $input.path(...))`): normalise.
         let sub = |parent: Option<&Value>, key: &str| -> Option<Value> {
             match parent.map(Value::norm).as_deref() {
@@ -234,7 +269,6 @@ impl RenderState {
                 _ => Vec::new(),
             }
         };
-        let req = ctx.get("requestOverride");
         for (k, v) in pairs(sub(req, "header")) {
             let values = match &v {
                 Value::List(l) => l
@@ -258,7 +292,6 @@ impl RenderState {
                 o.request_querystring.push((k, v.to_display().to_string()));
             }
         }
-        let resp = ctx.get("responseOverride");
         for (k, v) in pairs(sub(resp, "header")) {
             if !v.is_null() {
                 o.response_headers.push((k, v.to_display().to_string()));
@@ -292,55 +325,125 @@ pub fn mock_status_code(rendered: &[u8]) -> Option<u16> {
     digits.parse().ok()
 }
 
+/// The string-valued `$context` fields read straight from the request (see
+/// [`context_field`]); templates compile `$context.<one of these>` to an index.
+pub(crate) const CONTEXT_FIELDS: [&str; 15] = [
+    "resourceId",
+    "resourcePath",
+    "httpMethod",
+    "extendedRequestId",
+    "requestTime",
+    "path",
+    "accountId",
+    "protocol",
+    "stage",
+    "domainPrefix",
+    "requestId",
+    "domainName",
+    "deploymentId",
+    "apiId",
+    "isCanaryRequest",
+];
+
+/// The `$context.identity` fields read straight from the request.
+pub(crate) const IDENTITY_FIELDS: [&str; 14] = [
+    "cognitoIdentityPoolId",
+    "accountId",
+    "cognitoIdentityId",
+    "caller",
+    "sourceIp",
+    "principalOrgId",
+    "accessKey",
+    "cognitoAuthenticationType",
+    "cognitoAuthenticationProvider",
+    "userArn",
+    "userAgent",
+    "user",
+    "apiKey",
+    "apiKeyId",
+];
+
+/// Field `i` of [`CONTEXT_FIELDS`].
+pub(crate) fn context_field_at<'a>(c: &ContextValues<'a>, i: u32) -> Option<&'a str> {
+    match i {
+        0 => c.resource_id,
+        1 => c.resource_path,
+        2 => c.http_method,
+        3 => c.extended_request_id,
+        4 => c.request_time,
+        5 => c.path,
+        6 => c.account_id,
+        7 => c.protocol,
+        8 => c.stage,
+        9 => c.domain_prefix,
+        10 => c.request_id,
+        11 => c.domain_name,
+        12 => c.deployment_id,
+        13 => c.api_id,
+        14 => c.is_canary_request,
+        _ => None,
+    }
+}
+
+/// Field `i` of [`IDENTITY_FIELDS`].
+pub(crate) fn identity_field_at<'a>(id: &Identity<'a>, i: u32) -> Option<&'a str> {
+    match i {
+        0 => id.cognito_identity_pool_id,
+        1 => id.account_id,
+        2 => id.cognito_identity_id,
+        3 => id.caller,
+        4 => id.source_ip,
+        5 => id.principal_org_id,
+        6 => id.access_key,
+        7 => id.cognito_authentication_type,
+        8 => id.cognito_authentication_provider,
+        9 => id.user_arn,
+        10 => id.user_agent,
+        11 => id.user,
+        12 => id.api_key,
+        13 => id.api_key_id,
+        _ => None,
+    }
+}
+
 /// A string-valued `$context` field read straight from the request, `Err` when `name`
 /// is not one (the map must be built). Must agree with [`build_context`].
 pub(crate) fn context_field<'a>(c: &ContextValues<'a>, name: &str) -> Result<Option<&'a str>, ()> {
-    Ok(match name {
-        "resourceId" => c.resource_id,
-        "resourcePath" => c.resource_path,
-        "httpMethod" => c.http_method,
-        "extendedRequestId" => c.extended_request_id,
-        "requestTime" => c.request_time,
-        "path" => c.path,
-        "accountId" => c.account_id,
-        "protocol" => c.protocol,
-        "stage" => c.stage,
-        "domainPrefix" => c.domain_prefix,
-        "requestId" => c.request_id,
-        "domainName" => c.domain_name,
-        "deploymentId" => c.deployment_id,
-        "apiId" => c.api_id,
-        "isCanaryRequest" => c.is_canary_request,
-        _ => return Err(()),
-    })
+    let i = CONTEXT_FIELDS.iter().position(|f| *f == name).ok_or(())?;
+    Ok(context_field_at(c, i as u32))
 }
 
 /// A `$context.identity` field read straight from the request (see [`context_field`]).
 pub(crate) fn identity_field<'a>(i: &Identity<'a>, name: &str) -> Result<Option<&'a str>, ()> {
-    Ok(match name {
-        "cognitoIdentityPoolId" => i.cognito_identity_pool_id,
-        "accountId" => i.account_id,
-        "cognitoIdentityId" => i.cognito_identity_id,
-        "caller" => i.caller,
-        "sourceIp" => i.source_ip,
-        "principalOrgId" => i.principal_org_id,
-        "accessKey" => i.access_key,
-        "cognitoAuthenticationType" => i.cognito_authentication_type,
-        "cognitoAuthenticationProvider" => i.cognito_authentication_provider,
-        "userArn" => i.user_arn,
-        "userAgent" => i.user_agent,
-        "user" => i.user,
-        "apiKey" => i.api_key,
-        "apiKeyId" => i.api_key_id,
-        _ => return Err(()),
-    })
+    let at = IDENTITY_FIELDS.iter().position(|f| *f == name).ok_or(())?;
+    Ok(identity_field_at(i, at as u32))
+}
+
+/// A fresh `$context.requestOverride`: `path`, `header` and `querystring` objects.
+fn new_request_override() -> Value {
+    let mut ro = value::Entries::default();
+    for k in ["path", "header", "querystring"] {
+        ro.insert(k.into(), Value::empty_map(MapKind::Opaque));
+    }
+    Value::new_map(ro, MapKind::Opaque)
+}
+
+/// A fresh `$context.responseOverride`: only `header` until a status is set.
+fn new_response_override() -> Value {
+    let mut rs = value::Entries::default();
+    rs.insert("header".into(), Value::empty_map(MapKind::Opaque));
+    Value::new_map(rs, MapKind::Opaque)
 }
 
 /// Builds the `$context` map for a request (aws-behavior.md §3.6 and conformance case
 /// 051: 18 keys for a no-auth REST call; `identity`, `requestOverride` and
 /// `responseOverride` are objects that render as ""; `responseOverride` has only
 /// `header` until a status is set; `authorizer` is an empty map that is not a key).
-pub(crate) fn build_context(c: &ContextValues<'_>) -> Value {
+pub(crate) fn build_context(
+    c: &ContextValues<'_>,
+    request_override: Option<Value>,
+    response_override: Option<Value>,
+) -> Value {
     use value::Entries;
     let s = |v: Option<&str>| v.map_or(Value::Null, Value::str);
     let mut e = Entries::default();
@@ -355,11 +458,10 @@ pub(crate) fn build_context(c: &ContextValues<'_>) -> Value {
     put("path", s(c.path));
     put("accountId", s(c.account_id));
     put("protocol", s(c.protocol));
-    let mut ro = Entries::default();
-    for k in ["path", "header", "querystring"] {
-        ro.insert(k.into(), Value::empty_map(MapKind::Opaque));
-    }
-    put("requestOverride", Value::new_map(ro, MapKind::Opaque));
+    put(
+        "requestOverride",
+        request_override.unwrap_or_else(new_request_override),
+    );
     put("stage", s(c.stage));
     put("domainPrefix", s(c.domain_prefix));
     put(
@@ -398,9 +500,10 @@ pub(crate) fn build_context(c: &ContextValues<'_>) -> Value {
     put("identity", Value::new_map(id, MapKind::Opaque));
     put("domainName", s(c.domain_name));
     put("deploymentId", s(c.deployment_id));
-    let mut rs = Entries::default();
-    rs.insert("header".into(), Value::empty_map(MapKind::Opaque));
-    put("responseOverride", Value::new_map(rs, MapKind::Opaque));
+    put(
+        "responseOverride",
+        response_override.unwrap_or_else(new_response_override),
+    );
     put("apiId", s(c.api_id));
     if let Some(v) = c.is_canary_request {
         put("isCanaryRequest", Value::str(v));
@@ -550,6 +653,44 @@ mod tests {
     }
 
     #[test]
+    fn overrides_set_before_the_map_is_built_move_into_it() {
+        let req = RequestData {
+            context: ContextValues {
+                stage: Some("prod"),
+                ..ContextValues::default()
+            },
+            ..RequestData::default()
+        };
+        let t1 = Template::compile(concat!(
+            "#set($context.responseOverride.status = 444)",
+            "#set($context.requestOverride.header.h = 'a')",
+            "[$context.responseOverride]",
+        ))
+        .unwrap();
+        let mut state = RenderState::new();
+        let mut out = Vec::new();
+        t1.render(&req, None, &mut state, &mut out).unwrap();
+        assert!(state.context.is_none());
+        assert_eq!(state.overrides().response_status, Some(444));
+        // Something that needs the whole map builds it around the same override objects.
+        let t2 = Template::compile(concat!(
+            "$context.keySet().size() $context.responseOverride.status ",
+            "#set($context.responseOverride.header.x = 'y')",
+            "$context.requestOverride.header.h"
+        ))
+        .unwrap();
+        t2.render(&req, None, &mut state, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "[]18 444a");
+        let ov = state.overrides();
+        assert_eq!(ov.response_status, Some(444));
+        assert_eq!(ov.response_headers, vec![("x".to_owned(), "y".to_owned())]);
+        assert_eq!(
+            ov.request_headers,
+            vec![("h".to_owned(), vec!["a".to_owned()])]
+        );
+    }
+
+    #[test]
     fn context_fields_read_lazily_agree_with_the_map() {
         let req = RequestData {
             context: ContextValues {
@@ -602,6 +743,28 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "2 x\u{e9} 2{\"b\":[1,2,3],\"c\":\"d\"} d 3 {a={b=[1,2,3], c=d}, s=x\u{e9}} d"
+        );
+    }
+
+    #[test]
+    fn property_chains_resume_only_while_the_tape_is_unchanged() {
+        let req = RequestData {
+            body: br#"{"a": {"b": {"c": 1, "d": "two"}, "x": {"c": 3}}, "e": [{"c": 4}]}"#,
+            ..RequestData::default()
+        };
+        let t = Template::compile(concat!(
+            "#set($r = $input.path('$'))#set($b = $r.a)#set($s = $r.a.x)",
+            "$r.a.b.c $r.a.b.d $r.a.x.c $b.b.c $s.c|$r.a.nope.c|$r.a.b.c $r.a.b.d.empty ",
+            "$r.e.size()|",
+            "#set($ok = $r.a.b.put('c', 9))$r.a.b.c $r.a.b.d $b.b.c $r.a.x.c",
+        ))
+        .unwrap();
+        let mut out = Vec::new();
+        t.render(&req, None, &mut RenderState::new(), &mut out)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "1 two 3 1 3||1 false 1|9 two 9 3"
         );
     }
 

@@ -169,10 +169,19 @@ impl Value {
             Value::Str(s) => s.clone(),
             Value::Json(j) if j.doc.is_str(j.node) => Rc::from(j.doc.str(j.node)),
             other => {
-                let mut s = String::new();
+                let mut s = String::with_capacity(other.size_hint());
                 other.write_display(&mut s);
                 Rc::from(s)
             }
+        }
+    }
+
+    /// About how many bytes the value prints as (a JSON value: its source text), so the
+    /// buffer it is printed into grows at most once or twice.
+    pub fn size_hint(&self) -> usize {
+        match self {
+            Value::Json(j) => j.doc.text_len(j.node).saturating_add(16),
+            _ => 32,
         }
     }
 
@@ -192,9 +201,7 @@ impl Value {
                 }
             }
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(i) => {
-                let _ = write!(out, "{i}");
-            }
+            Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
             Value::Float(f) => java_double(*f, out),
             Value::Str(s) => out.push_str(s),
             Value::List(l) => {
@@ -249,9 +256,7 @@ impl Value {
             Value::Null | Value::Builtin(_) | Value::Loop(_) => out.push_str("null"),
             Value::Json(j) => Doc::write_json(&j.doc, j.node, out, depth),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(i) => {
-                let _ = write!(out, "{i}");
-            }
+            Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
             Value::Float(f) if f.is_finite() => java_double(*f, out),
             Value::Float(_) => out.push_str("null"),
             Value::Str(s) => json_string(s, out),
@@ -352,6 +357,18 @@ pub fn java_double(f: f64, out: &mut String) {
         out.push_str(if f.is_sign_negative() { "-0.0" } else { "0.0" });
         return;
     }
+    // Java's plain range: zmij writes the same shortest digits in the same `int.frac`
+    // form (with `.0` for whole numbers), without the formatting machinery below.
+    if (1e-3..1e7).contains(&f.abs()) {
+        out.push_str(zmij::Buffer::new().format_finite(f));
+        return;
+    }
+    java_double_slow(f, out);
+}
+
+/// [`java_double`] through `{:e}`: the scientific range, and the reference the fast path
+/// is tested against.
+fn java_double_slow(f: f64, out: &mut String) {
     // Shortest round-trip digits and the decimal exponent.
     let sci = format!("{:e}", f.abs());
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -552,6 +569,40 @@ mod tests {
         assert_eq!(jd(0.001), "0.001");
         assert_eq!(jd(-12345.5), "-12345.5");
         assert_eq!(jd(1990.19), "1990.19");
+    }
+
+    #[test]
+    fn java_double_fast_path_agrees_with_the_reference() {
+        // A deterministic spread of bit patterns and short decimals across the plain range.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut checked = 0;
+        for i in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = if i % 2 == 0 {
+                f64::from_bits(x)
+            } else {
+                (x % 100_000_000) as f64 / [1.0, 10.0, 100.0, 1000.0, 1e5][(i % 5) as usize]
+            };
+            if !f.is_finite() || !(1e-3..1e7).contains(&f.abs()) {
+                continue;
+            }
+            for f in [f, -f] {
+                let (mut a, mut b) = (String::new(), String::new());
+                java_double(f, &mut a);
+                java_double_slow(f, &mut b);
+                assert_eq!(a, b, "{f:e}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 100_000);
+        for f in [1e-3, 9.999_999_999_999_999e6, 0.1, 0.3, 100.0, 1.0, 5e-3] {
+            let (mut a, mut b) = (String::new(), String::new());
+            java_double(f, &mut a);
+            java_double_slow(f, &mut b);
+            assert_eq!(a, b, "{f:e}");
+        }
     }
 
     #[test]

@@ -24,6 +24,23 @@ const MAX_STACK: usize = 4096;
 /// Largest list a range literal `[a..b]` may build.
 pub const MAX_RANGE: i64 = 100_000;
 
+/// Variable slots kept in an array on the stack rather than allocated.
+const INLINE_SLOTS: usize = 16;
+
+/// Names of a property chain whose tape nodes are remembered.
+const CHAIN_CACHE: usize = 8;
+
+/// The tape nodes the last `Path` resolved from a JSON root: `$r.a.b.x` then `$r.a.b.y`
+/// look up only `y`. Valid while the document is unconverted (immutable).
+#[derive(Default)]
+struct ChainCache {
+    doc: Option<Rc<json_doc::Doc>>,
+    root: u32,
+    depth: usize,
+    names: [u32; CHAIN_CACHE],
+    nodes: [u32; CHAIN_CACHE],
+}
+
 struct Loop {
     items: Vec<Value>,
     next: u32,
@@ -81,7 +98,15 @@ pub fn run(
         body_json: None,
         regexes: HashMap::new(),
     };
-    let mut slots = vec![Value::Null; p.slot_count as usize];
+    // Most templates have a handful of variables: their slots live on the stack.
+    let mut inline_slots: [Value; INLINE_SLOTS] = Default::default();
+    let mut heap_slots: Vec<Value>;
+    let slots: &mut [Value] = if p.slot_count as usize <= INLINE_SLOTS {
+        &mut inline_slots[..p.slot_count as usize]
+    } else {
+        heap_slots = vec![Value::Null; p.slot_count as usize];
+        &mut heap_slots
+    };
     slots[SLOT_INPUT as usize] = Value::Builtin(Builtin::Input);
     slots[SLOT_UTIL as usize] = Value::Builtin(Builtin::Util);
     let mut context_loaded = false;
@@ -90,28 +115,29 @@ pub fn run(
     let mut loops: Vec<Loop> = Vec::new();
     let mut captures: Vec<String> = Vec::new();
     let mut saved_args: Vec<Value> = Vec::new();
+    let mut scratch = String::new();
+    let mut chain_cache = ChainCache::default();
     let out_start = out.len();
     let mut fuel = MAX_FUEL;
     let mut pc = 0usize;
-    let src = source.as_bytes();
 
     macro_rules! pop {
         () => {
             stack.pop().unwrap_or(Value::Null)
         };
     }
-    macro_rules! write_bytes {
-        ($b:expr) => {{
-            let b: &[u8] = $b;
+    macro_rules! write_str {
+        ($s:expr) => {{
+            let b: &str = $s;
             match captures.last_mut() {
                 Some(c) => {
-                    c.push_str(&String::from_utf8_lossy(b));
+                    c.push_str(b);
                     if c.len() > MAX_OUTPUT_BYTES {
                         return Err(too_large());
                     }
                 }
                 None => {
-                    out.extend_from_slice(b);
+                    out.extend_from_slice(b.as_bytes());
                     if out.len() - out_start > MAX_OUTPUT_BYTES {
                         return Err(too_large());
                     }
@@ -136,28 +162,36 @@ pub fn run(
         }
         pc += 1;
         match ins {
-            Instr::Text(s, e) => write_bytes!(src.get(s as usize..e as usize).unwrap_or(&[])),
+            Instr::Text(s, e) => match source.get(s as usize..e as usize) {
+                Some(text) => write_str!(text),
+                // Spans end at ASCII delimiters, so this is not expected; keep the bytes.
+                None => {
+                    let bytes = source.as_bytes().get(s as usize..e as usize).unwrap_or(&[]);
+                    write_str!(&String::from_utf8_lossy(bytes));
+                }
+            },
             Instr::Literal(k) => {
                 if let Some(Const::Str(s)) = p.consts.get(k as usize) {
-                    write_bytes!(s.as_bytes());
+                    write_str!(s);
                 }
             }
             Instr::Emit => {
                 let v = pop!();
                 match &v {
                     Value::Null => {}
-                    Value::Str(s) => write_bytes!(s.as_bytes()),
+                    Value::Str(s) => write_str!(s),
                     Value::Json(j) if j.doc.is_str(j.node) => {
-                        write_bytes!(j.doc.str(j.node).as_bytes())
+                        write_str!(j.doc.str(j.node))
                     }
                     Value::Int(i) => {
                         let mut b = itoa::Buffer::new();
-                        write_bytes!(b.format(*i).as_bytes());
+                        write_str!(b.format(*i));
                     }
                     other => {
-                        let mut s = String::new();
-                        other.write_display(&mut s);
-                        write_bytes!(s.as_bytes());
+                        scratch.clear();
+                        scratch.reserve(other.size_hint());
+                        other.write_display(&mut scratch);
+                        write_str!(&scratch);
                     }
                 }
             }
@@ -167,22 +201,22 @@ pub fn run(
                 end,
             } => {
                 let v = pop!();
-                let text = src.get(start as usize..end as usize).unwrap_or(&[]);
+                let text = source.get(start as usize..end as usize).unwrap_or("");
                 let mut s = String::new();
                 // Velocity 1.7: `\$x` prints `$x` for a defined reference; an undefined one
                 // keeps all its backslashes (checked against velocity-1.7.jar).
                 if v.is_null() {
                     s.push_str(&"\\".repeat(escapes as usize));
-                    s.push_str(&String::from_utf8_lossy(text));
+                    s.push_str(text);
                 } else {
                     s.push_str(&"\\".repeat(escapes as usize / 2));
                     if escapes % 2 == 1 {
-                        s.push_str(&String::from_utf8_lossy(text));
+                        s.push_str(text);
                     } else {
                         v.write_display(&mut s);
                     }
                 }
-                write_bytes!(s.as_bytes());
+                write_str!(&s);
             }
             Instr::Load(slot) => {
                 if slot == SLOT_CONTEXT {
@@ -230,6 +264,8 @@ pub fn run(
                                 && matches!(p.code.get(pc), Some(Instr::Attr(_)))
                             {
                                 Value::Builtin(Builtin::Identity)
+                            } else if let Some(o) = state.override_object(name) {
+                                o
                             } else {
                                 let ctx = context_map(state, request);
                                 slots[SLOT_CONTEXT as usize] = ctx.clone();
@@ -252,19 +288,84 @@ pub fn run(
                     Ok(text) if p.code.get(pc) == Some(&Instr::Emit) => {
                         pc += 1;
                         if let Some(t) = text {
-                            write_bytes!(t.as_bytes());
+                            write_str!(t);
                         }
                     }
                     Ok(text) => stack.push(text.map_or(Value::Null, Value::str)),
                     Err(v) => stack.push(v),
                 }
             }
+            Instr::Path { slot, start, len } => {
+                let chain = p
+                    .chains
+                    .get(start as usize..start as usize + len as usize)
+                    .unwrap_or(&[]);
+                let name = |n: u32| p.names.get(n as usize).map_or("", |s| s);
+                let root = slots.get(slot as usize).unwrap_or(&Value::Null);
+                let mut rest = chain;
+                let mut v = match root {
+                    // Straight down the tape while members exist and nothing was converted
+                    // (the tape is then immutable, so earlier lookups stay true).
+                    Value::Json(j) if j.doc.unconverted() => {
+                        let (doc, mut node) = (&j.doc, j.node);
+                        let mut depth = 0;
+                        if chain_cache.doc.as_ref().is_some_and(|d| Rc::ptr_eq(d, doc))
+                            && chain_cache.root == node
+                        {
+                            // Resume after the prefix the previous chain resolved.
+                            while let Some((&n, tail)) = rest.split_first() {
+                                if depth >= chain_cache.depth || chain_cache.names[depth] != n {
+                                    break;
+                                }
+                                node = chain_cache.nodes[depth];
+                                depth += 1;
+                                rest = tail;
+                            }
+                        } else {
+                            chain_cache.doc = Some(doc.clone());
+                            chain_cache.root = node;
+                        }
+                        while let Some((&n, tail)) = rest.split_first() {
+                            let sig = p.name_sigs.get(n as usize).copied().unwrap_or(0);
+                            match doc.get_sig(node, name(n), sig) {
+                                Some(c) => node = c,
+                                None => break,
+                            }
+                            if depth < CHAIN_CACHE {
+                                chain_cache.names[depth] = n;
+                                chain_cache.nodes[depth] = node;
+                            }
+                            depth += 1;
+                            rest = tail;
+                        }
+                        chain_cache.depth = depth.min(CHAIN_CACHE);
+                        // A string printed right away goes to the output without a value.
+                        if rest.is_empty()
+                            && doc.is_str(node)
+                            && p.code.get(pc) == Some(&Instr::Emit)
+                        {
+                            pc += 1;
+                            write_str!(doc.str(node));
+                            continue;
+                        }
+                        json_doc::Doc::value(doc, node)
+                    }
+                    other => other.clone(),
+                };
+                for &n in rest {
+                    v = builtins::property(&mut env, &v, name(n));
+                }
+                stack.push(v);
+            }
             Instr::Call { name, argc } => {
                 let at = stack.len().saturating_sub(argc as usize);
-                let args: Vec<Value> = stack.drain(at..).collect();
-                let recv = pop!();
                 let name = p.names.get(name as usize).map_or("", |s| s);
-                let v = builtins::call(&mut env, &recv, name, &args);
+                // Receiver and arguments are read in place on the stack, then dropped.
+                let v = {
+                    let (head, args) = stack.split_at(at);
+                    builtins::call(&mut env, head.last().unwrap_or(&Value::Null), name, args)
+                };
+                stack.truncate(at.saturating_sub(1));
                 if let Value::Str(s) = &v {
                     if s.len() > MAX_OUTPUT_BYTES {
                         return Err(too_large());
@@ -291,7 +392,75 @@ pub fn run(
                     .paths
                     .get(i as usize)
                     .map_or(Value::Null, |path| path.eval(&root));
-                stack.push(builtins::to_json_string(&v));
+                if p.code.get(pc) == Some(&Instr::Emit) {
+                    // Printed right away: written once, without a string value.
+                    pc += 1;
+                    if !v.is_null() {
+                        scratch.clear();
+                        scratch.reserve(v.size_hint());
+                        v.write_json(&mut scratch, 0);
+                        write_str!(&scratch);
+                    }
+                } else {
+                    stack.push(builtins::to_json_string(&v));
+                }
+            }
+            Instr::ContextField {
+                field,
+                name,
+                identity,
+            } => {
+                // Exactly `Load($context)` then `.identity` and/or `.name`.
+                if !context_loaded {
+                    context_loaded = true;
+                    slots[SLOT_CONTEXT as usize] = match &state.context {
+                        Some(ctx) => ctx.clone(),
+                        None => Value::Builtin(Builtin::Context),
+                    };
+                }
+                if matches!(
+                    slots[SLOT_CONTEXT as usize],
+                    Value::Builtin(Builtin::Context)
+                ) {
+                    let c = &request.context;
+                    let text = if identity {
+                        super::identity_field_at(&c.identity, field)
+                    } else {
+                        super::context_field_at(c, field)
+                    };
+                    if p.code.get(pc) == Some(&Instr::Emit) {
+                        pc += 1;
+                        if let Some(t) = text {
+                            write_str!(t);
+                        }
+                    } else {
+                        stack.push(text.map_or(Value::Null, Value::str));
+                    }
+                } else {
+                    let ctx = slots[SLOT_CONTEXT as usize].clone();
+                    let name = p.names.get(name as usize).map_or("", |s| s);
+                    let v = if identity {
+                        let id = builtins::property(&mut env, &ctx, "identity");
+                        builtins::property(&mut env, &id, name)
+                    } else {
+                        builtins::property(&mut env, &ctx, name)
+                    };
+                    stack.push(v);
+                }
+            }
+            Instr::InputParam(k) => {
+                let name = match p.consts.get(k as usize) {
+                    Some(Const::Str(s)) => s,
+                    _ => "",
+                };
+                let value = builtins::param(&env, name).unwrap_or("");
+                // Printed right away: straight from the request, without a string value.
+                if p.code.get(pc) == Some(&Instr::Emit) {
+                    pc += 1;
+                    write_str!(value);
+                } else {
+                    stack.push(Value::str(value));
+                }
             }
             Instr::MakeList(n) => {
                 let at = stack.len().saturating_sub(n as usize);
@@ -456,12 +625,12 @@ pub fn run(
                     slots[SLOT_FOREACH as usize] = Value::Loop(LoopInfo { index: i, len });
                     slots[SLOT_VELOCITY_COUNT as usize] = Value::Int(i64::from(i) + 1);
                 } else {
-                    pc = close_loop(&mut loops, &mut slots);
+                    pc = close_loop(&mut loops, slots);
                 }
             }
             Instr::Break => {
                 if !loops.is_empty() {
-                    pc = close_loop(&mut loops, &mut slots);
+                    pc = close_loop(&mut loops, slots);
                 }
             }
             Instr::Stop => break,
@@ -493,7 +662,13 @@ pub fn run(
 fn context_map(state: &mut RenderState, request: &RequestData<'_>) -> Value {
     state
         .context
-        .get_or_insert_with(|| super::build_context(&request.context))
+        .get_or_insert_with(|| {
+            super::build_context(
+                &request.context,
+                state.request_override.take(),
+                state.response_override.take(),
+            )
+        })
         .clone()
 }
 
