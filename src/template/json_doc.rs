@@ -389,7 +389,10 @@ impl Builder<'_> {
             self.push(Kind::Int, start, j, i as u64);
             return Ok(());
         }
-        if plain && frac_len > 0 {
+        // Clinger's fast path: with at most 2^53 in the digits, both `n as f64` and 10^frac
+        // are exact and the one division is correctly rounded, as serde_json's result is.
+        // Larger mantissas (up to 18 digits fit `n`) would round twice: serde_json reads them.
+        if plain && frac_len > 0 && n <= 1 << 53 {
             // What serde_json's `f64_from_parts` computes: the digits, divided once.
             let f = n as f64 / *POW10.get(frac_len).ok_or(())?;
             self.i = j;
