@@ -220,15 +220,9 @@ pub fn run(
             }
             Instr::Load(slot) => {
                 if slot == SLOT_CONTEXT {
-                    if !context_loaded {
-                        context_loaded = true;
-                        // The map is built only when something needs more than a field
-                        // read (a mutation, an override object, the map itself).
-                        slots[SLOT_CONTEXT as usize] = match &state.context {
-                            Some(ctx) => ctx.clone(),
-                            None => Value::Builtin(Builtin::Context),
-                        };
-                    }
+                    // The map is built only when something needs more than a field read (a
+                    // mutation, an override object, the map itself).
+                    load_context(&mut context_loaded, slots, state);
                     if matches!(
                         slots[SLOT_CONTEXT as usize],
                         Value::Builtin(Builtin::Context)
@@ -411,13 +405,7 @@ pub fn run(
                 identity,
             } => {
                 // Exactly `Load($context)` then `.identity` and/or `.name`.
-                if !context_loaded {
-                    context_loaded = true;
-                    slots[SLOT_CONTEXT as usize] = match &state.context {
-                        Some(ctx) => ctx.clone(),
-                        None => Value::Builtin(Builtin::Context),
-                    };
-                }
+                load_context(&mut context_loaded, slots, state);
                 if matches!(
                     slots[SLOT_CONTEXT as usize],
                     Value::Builtin(Builtin::Context)
@@ -659,6 +647,19 @@ pub fn run(
 
 /// The request's `$context` map, built on first need and kept in `state` for the
 /// response template.
+/// Puts `$context` in its slot on first use in a render: the map if a template already built
+/// it, otherwise the lazy builtin whose fields are read straight from the request.
+#[inline]
+fn load_context(loaded: &mut bool, slots: &mut [Value], state: &RenderState) {
+    if !*loaded {
+        *loaded = true;
+        slots[SLOT_CONTEXT as usize] = match &state.context {
+            Some(ctx) => ctx.clone(),
+            None => Value::Builtin(Builtin::Context),
+        };
+    }
+}
+
 fn context_map(state: &mut RenderState, request: &RequestData<'_>) -> Value {
     state
         .context
