@@ -99,13 +99,13 @@ pub fn date(out: &mut Vec<u8>) {
     });
 }
 
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
 /// Formats seconds since the epoch as an IMF-fixdate (RFC 9110 §5.6.7).
 pub fn imf_fixdate(secs: u64) -> [u8; 29] {
     const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
     let days = secs / 86400;
     let rem = secs % 86400;
     let (y, m, d) = civil_from_days(days as i64);
@@ -123,8 +123,25 @@ pub fn imf_fixdate(secs: u64) -> [u8; 29] {
     out
 }
 
+/// Formats seconds since the epoch in Common Log Format, `04/Mar/2020:19:15:17 +0000`
+/// (`$context.requestTime`).
+pub fn clf_date(secs: u64) -> [u8; 26] {
+    let (y, m, d) = civil_from_days((secs / 86400) as i64);
+    let rem = secs % 86400;
+    let mut out = *b"01/Jan/1970:00:00:00 +0000";
+    two(&mut out[0..2], d as u64);
+    out[3..6].copy_from_slice(MONTHS[(m - 1) as usize]);
+    let y = y.clamp(0, 9999) as u64;
+    two(&mut out[7..9], y / 100);
+    two(&mut out[9..11], y % 100);
+    two(&mut out[12..14], rem / 3600);
+    two(&mut out[15..17], (rem / 60) % 60);
+    two(&mut out[18..20], rem % 60);
+    out
+}
+
 fn two(dst: &mut [u8], v: u64) {
-    dst[0] = b'0' + (v / 10) as u8;
+    dst[0] = b'0' + (v / 10 % 10) as u8;
     dst[1] = b'0' + (v % 10) as u8;
 }
 
@@ -174,6 +191,16 @@ pub fn request_id() -> [u8; 36] {
     out
 }
 
+/// Writes the low bits of `v` as lower-case hex into `out`, right-aligned and zero-padded
+/// (an even number of digits, one table read per byte).
+pub fn hex_into(out: &mut [u8], v: u64) {
+    let mut v = v;
+    for pair in out.rchunks_exact_mut(2) {
+        pair.copy_from_slice(&HEX_PAIRS[(v & 0xff) as usize]);
+        v >>= 8;
+    }
+}
+
 /// The two lower-case hex digits of every byte, so an id is 16 table reads.
 static HEX_PAIRS: [[u8; 2]; 256] = {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -213,6 +240,19 @@ mod tests {
             &imf_fixdate(1_709_251_199),
             b"Thu, 29 Feb 2024 23:59:59 GMT"
         );
+    }
+
+    #[test]
+    fn clf_dates_and_hex() {
+        // The developer guide's `$context.requestTime` example.
+        assert_eq!(&clf_date(1_583_349_317), b"04/Mar/2020:19:15:17 +0000");
+        assert_eq!(&clf_date(0), b"01/Jan/1970:00:00:00 +0000");
+        let mut b = [0u8; 8];
+        hex_into(&mut b, 0x1a2b_3c4d);
+        assert_eq!(&b, b"1a2b3c4d");
+        let mut b = [0u8; 16];
+        hex_into(&mut b, 0xff);
+        assert_eq!(&b, b"00000000000000ff");
     }
 
     #[test]

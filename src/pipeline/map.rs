@@ -311,15 +311,6 @@ impl TraceId {
     }
 }
 
-/// Writes `v` as lower-case hex into `out`, right-aligned, zero-padded.
-fn hex_into(out: &mut [u8], mut v: u64) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for slot in out.iter_mut().rev() {
-        *slot = HEX[(v & 0xf) as usize];
-        v >>= 4;
-    }
-}
-
 /// The media type of a header value, without parameters or surrounding space (compare it
 /// case-insensitively: config content types are stored lower-cased).
 pub fn media_type(v: Option<&[u8]>) -> Option<&str> {
@@ -377,37 +368,17 @@ pub(super) struct RequestTime {
 
 impl RequestTime {
     pub(super) fn now() -> Self {
-        const MONTHS: [&[u8; 3]; 12] = [
-            b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-            b"Dec",
-        ];
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        let secs = now.as_secs();
-        let (y, m, d) = crate::http::response::civil_from_days((secs / 86400) as i64);
-        let rem = secs % 86400;
-        let mut text = *b"00/Jan/0000:00:00:00 +0000";
-        let two = |out: &mut [u8], v: u64| {
-            out[0] = b'0' + (v / 10 % 10) as u8;
-            out[1] = b'0' + (v % 10) as u8;
-        };
-        two(&mut text[0..2], d as u64);
-        text[3..6].copy_from_slice(MONTHS[(m as usize).saturating_sub(1) % 12]);
-        let y = y.clamp(0, 9999) as u64;
-        two(&mut text[7..9], y / 100);
-        two(&mut text[9..11], y % 100);
-        two(&mut text[12..14], rem / 3600);
-        two(&mut text[15..17], (rem / 60) % 60);
-        two(&mut text[18..20], rem % 60);
         RequestTime {
-            text,
+            text: crate::http::response::clf_date(now.as_secs()),
             epoch_ms: now.as_millis() as i64,
         }
     }
 
     pub(super) fn as_str(&self) -> &str {
-        // Only ASCII digits and letters are ever written into the template above.
+        // `clf_date` writes only ASCII digits and letters.
         std::str::from_utf8(&self.text).unwrap_or("01/Jan/1970:00:00:00 +0000")
     }
 }

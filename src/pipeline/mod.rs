@@ -36,7 +36,8 @@ use self::respond::*;
 use crate::config::{Api, MethodConf, Published, Snapshot, Stage};
 use crate::http::request::Request;
 use crate::http::response::{
-    content_length, date, extended_request_id, header, random_u64, request_id, status_line,
+    content_length, date, extended_request_id, header, hex_into, random_u64, request_id,
+    status_line,
 };
 use crate::http::{name_eq, trim_ows};
 use crate::integration::http::{Origin, split_url};
