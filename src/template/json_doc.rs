@@ -647,6 +647,38 @@ fn unescape_simple(raw: &str) -> Option<String> {
     Some(out)
 }
 
+/// Whether Java prints number literal `b` (an integer, or a float when `float`) exactly as
+/// written. Integers: no `-0` (it prints `0`). Floats: `int.frac` in Java's plain range
+/// (1e-3 to 1e7), no trailing zero after the first fraction digit, at most 15 significant
+/// digits: any two decimals of 15 digits are different doubles, so the shortest digits
+/// that read back as this double are the written ones, which is what Java prints.
+fn prints_as_written(b: &[u8], float: bool) -> bool {
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    let (int, frac) = match digits.iter().position(|&c| c == b'.') {
+        Some(p) => (&digits[..p], digits.get(p + 1..)),
+        None => (digits, None),
+    };
+    let plain = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    if !plain(int) || (int.len() > 1 && int[0] == b'0') {
+        return false;
+    }
+    match (float, frac) {
+        (false, None) => !(digits.len() < b.len() && int == b"0"),
+        (true, Some(frac)) => {
+            if !plain(frac) || (frac.len() > 1 && frac.ends_with(b"0")) {
+                return false;
+            }
+            if int == b"0" {
+                let zeros = frac.iter().take_while(|&&c| c == b'0').count();
+                zeros < 3 && zeros < frac.len() && frac.len() - zeros <= 15
+            } else {
+                int.len() <= 7 && int.len() + frac.len() <= 15
+            }
+        }
+        _ => false,
+    }
+}
+
 impl Doc {
     fn node(&self, i: u32) -> Node {
         self.nodes.get(i as usize).copied().unwrap_or(Node {
@@ -701,6 +733,21 @@ impl Doc {
                 .unwrap_or(""),
             Kind::EscStr => self.decoded.get(n.payload as usize).map_or("", |s| s),
             _ => "",
+        }
+    }
+
+    /// What a template prints for node `i`, read off the body without making a value: a
+    /// string's value, or a number's source text when that is exactly what Java prints
+    /// for it (`249.99`, `42`); `None` for anything else (`1.50`, `1e3`, containers...).
+    pub fn printed_text(&self, i: u32) -> Option<&str> {
+        let n = self.node(i);
+        match n.kind {
+            Kind::Str | Kind::EscStr => Some(self.str(i)),
+            Kind::Int | Kind::Float => {
+                let t = self.text.get(n.start as usize..n.end as usize)?;
+                prints_as_written(t.as_bytes(), n.kind == Kind::Float).then_some(t)
+            }
+            _ => None,
         }
     }
 
@@ -1150,6 +1197,78 @@ mod tests {
                 "{depth}"
             );
         }
+    }
+
+    #[test]
+    fn numbers_printed_from_the_text_print_as_java_would() {
+        let mut cases: Vec<String> = [
+            "249.99",
+            "0.99",
+            "-0.0",
+            "0.0",
+            "-0",
+            "0",
+            "42",
+            "-42",
+            "5.0",
+            "5.00",
+            "1.50",
+            "0.001",
+            "0.0009",
+            "0.0010",
+            "1e3",
+            "1.5E2",
+            "9999999.5",
+            "10000000.5",
+            "123456789012345.6",
+            "12345.6789012345",
+            "1234.56789012345678",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "0.30000000000000004",
+            "100",
+            "1000000.0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..50_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let int = match x % 4 {
+                0 => 0,
+                1 => (x >> 3) % 100,
+                2 => (x >> 5) % 100_000_000,
+                _ => x >> 11,
+            };
+            let frac_len = (x >> 40) % 18;
+            let frac = (x >> 8) % 10u64.pow(frac_len.min(17) as u32).max(1);
+            let sign = if (x >> 60) & 1 == 1 { "-" } else { "" };
+            cases.push(if frac_len == 0 {
+                format!("{sign}{int}")
+            } else {
+                format!("{sign}{int}.{frac:0w$}", w = frac_len as usize)
+            });
+        }
+        let mut fast = 0;
+        for c in &cases {
+            let text = format!("[{c}]");
+            let Some(Value::Json(j)) = parse_value(text.as_bytes()) else {
+                panic!("{text} did not parse");
+            };
+            let item = j.doc.item(j.node, 0).unwrap_or(0);
+            let mut java = String::new();
+            Doc::value(&j.doc, item).write_display(&mut java);
+            if let Some(t) = j.doc.printed_text(item) {
+                assert_eq!(t, java, "{c}");
+                fast += 1;
+            }
+        }
+        // Most plain decimals take the fast path; the test would be empty otherwise.
+        assert!(fast > cases.len() / 3, "{fast} of {}", cases.len());
     }
 
     #[test]

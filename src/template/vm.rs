@@ -84,6 +84,52 @@ impl Env<'_, '_> {
     }
 }
 
+/// Where rendered text goes: the output, or the innermost open string capture
+/// (an interpolated string literal being built).
+struct Sink<'o> {
+    out: &'o mut Vec<u8>,
+    start: usize,
+    captures: Vec<Vec<u8>>,
+}
+
+impl Sink<'_> {
+    #[inline]
+    fn write(&mut self, b: &[u8]) -> Result<(), TemplateError> {
+        let len = match self.captures.last_mut() {
+            None => {
+                self.out.extend_from_slice(b);
+                self.out.len() - self.start
+            }
+            Some(c) => {
+                c.extend_from_slice(b);
+                c.len()
+            }
+        };
+        if len > MAX_OUTPUT_BYTES {
+            return Err(too_large());
+        }
+        Ok(())
+    }
+}
+
+/// The state of one render besides the program counter and the output. The loop in
+/// [`run`] keeps only the instruction fetch and the hottest arms inline; everything else
+/// is a method here, so the loop's own state stays in registers.
+struct Vm<'p, 'r, 'a, 's> {
+    p: &'p Program,
+    env: Env<'r, 'a>,
+    state: &'s mut RenderState,
+    slots: &'s mut [Value],
+    stack: Vec<Value>,
+    loops: Vec<Loop>,
+    saved_args: Vec<Value>,
+    scratch: String,
+    chain_cache: ChainCache,
+    context_loaded: bool,
+    stage_vars_loaded: bool,
+    fuel: u64,
+}
+
 pub fn run(
     p: &Program,
     source: &str,
@@ -92,12 +138,6 @@ pub fn run(
     state: &mut RenderState,
     out: &mut Vec<u8>,
 ) -> Result<(), TemplateError> {
-    let mut env = Env {
-        request,
-        response,
-        body_json: None,
-        regexes: HashMap::new(),
-    };
     // Most templates have a handful of variables: their slots live on the stack.
     let mut inline_slots: [Value; INLINE_SLOTS] = Default::default();
     let mut heap_slots: Vec<Value>;
@@ -109,294 +149,88 @@ pub fn run(
     };
     slots[SLOT_INPUT as usize] = Value::Builtin(Builtin::Input);
     slots[SLOT_UTIL as usize] = Value::Builtin(Builtin::Util);
-    let mut context_loaded = false;
-    let mut stage_vars_loaded = false;
-    let mut stack: Vec<Value> = Vec::with_capacity(16);
-    let mut loops: Vec<Loop> = Vec::new();
-    let mut captures: Vec<String> = Vec::new();
-    let mut saved_args: Vec<Value> = Vec::new();
-    let mut scratch = String::new();
-    let mut chain_cache = ChainCache::default();
-    let out_start = out.len();
-    let mut fuel = MAX_FUEL;
+    let mut vm = Vm {
+        p,
+        env: Env {
+            request,
+            response,
+            body_json: None,
+            regexes: HashMap::new(),
+        },
+        state,
+        slots,
+        stack: Vec::with_capacity(16),
+        loops: Vec::new(),
+        saved_args: Vec::new(),
+        scratch: String::new(),
+        chain_cache: ChainCache::default(),
+        context_loaded: false,
+        stage_vars_loaded: false,
+        fuel: MAX_FUEL,
+    };
+    let mut sink = Sink {
+        start: out.len(),
+        out,
+        captures: Vec::new(),
+    };
+    let code = &p.code[..];
+    let text = source.as_bytes();
     let mut pc = 0usize;
-
-    macro_rules! pop {
-        () => {
-            stack.pop().unwrap_or(Value::Null)
-        };
-    }
-    macro_rules! write_str {
-        ($s:expr) => {{
-            let b: &str = $s;
-            match captures.last_mut() {
-                Some(c) => {
-                    c.push_str(b);
-                    if c.len() > MAX_OUTPUT_BYTES {
-                        return Err(too_large());
-                    }
-                }
-                None => {
-                    out.extend_from_slice(b.as_bytes());
-                    if out.len() - out_start > MAX_OUTPUT_BYTES {
-                        return Err(too_large());
-                    }
-                }
-            }
-        }};
-    }
-
-    while let Some(&ins) = p.code.get(pc) {
-        fuel -= 1;
-        if fuel == 0 {
-            return Err(TemplateError::new(
-                ErrorKind::FuelExhausted,
-                format!("rendering took more than {MAX_FUEL} instructions"),
-            ));
-        }
-        if stack.len() > MAX_STACK {
-            return Err(TemplateError::new(
-                ErrorKind::FuelExhausted,
-                "expression stack overflow",
-            ));
-        }
+    // Fuel and the stack bound are checked once per loop iteration (in `ForNext`): without
+    // a loop the code runs straight through, and its length is bounded at compile time.
+    while let Some(&ins) = code.get(pc) {
         pc += 1;
+        // Instructions that produce a value printed right away print it themselves and
+        // skip the `Emit`, so strings go from the request or the body to the output
+        // without becoming values.
+        let emit_next = matches!(code.get(pc), Some(Instr::Emit));
         match ins {
-            Instr::Text(s, e) => match source.get(s as usize..e as usize) {
-                Some(text) => write_str!(text),
-                // Spans end at ASCII delimiters, so this is not expected; keep the bytes.
-                None => {
-                    let bytes = source.as_bytes().get(s as usize..e as usize).unwrap_or(&[]);
-                    write_str!(&String::from_utf8_lossy(bytes));
-                }
-            },
-            Instr::Literal(k) => {
-                if let Some(Const::Str(s)) = p.consts.get(k as usize) {
-                    write_str!(s);
+            Instr::Text(s, e) => {
+                // Spans end at ASCII delimiters, so they are whole UTF-8 sequences.
+                if let Some(t) = text.get(s as usize..e as usize) {
+                    sink.write(t)?;
                 }
             }
             Instr::Emit => {
-                let v = pop!();
-                match &v {
-                    Value::Null => {}
-                    Value::Str(s) => write_str!(s),
-                    Value::Json(j) if j.doc.is_str(j.node) => {
-                        write_str!(j.doc.str(j.node))
-                    }
-                    Value::Int(i) => {
-                        let mut b = itoa::Buffer::new();
-                        write_str!(b.format(*i));
-                    }
-                    other => {
-                        scratch.clear();
-                        scratch.reserve(other.size_hint());
-                        other.write_display(&mut scratch);
-                        write_str!(&scratch);
-                    }
-                }
-            }
-            Instr::EmitEscaped {
-                escapes,
-                start,
-                end,
-            } => {
-                let v = pop!();
-                let text = source.get(start as usize..end as usize).unwrap_or("");
-                let mut s = String::new();
-                // Velocity 1.7: `\$x` prints `$x` for a defined reference; an undefined one
-                // keeps all its backslashes (checked against velocity-1.7.jar).
-                if v.is_null() {
-                    s.push_str(&"\\".repeat(escapes as usize));
-                    s.push_str(text);
-                } else {
-                    s.push_str(&"\\".repeat(escapes as usize / 2));
-                    if escapes % 2 == 1 {
-                        s.push_str(text);
-                    } else {
-                        v.write_display(&mut s);
-                    }
-                }
-                write_str!(&s);
-            }
-            Instr::Load(slot) => {
-                if slot == SLOT_CONTEXT {
-                    // The map is built only when something needs more than a field read (a
-                    // mutation, an override object, the map itself).
-                    load_context(&mut context_loaded, slots, state);
-                    if matches!(
-                        slots[SLOT_CONTEXT as usize],
-                        Value::Builtin(Builtin::Context)
-                    ) && !matches!(p.code.get(pc), Some(Instr::Attr(_)))
-                    {
-                        slots[SLOT_CONTEXT as usize] = context_map(state, request);
-                    }
-                } else if slot == SLOT_STAGE_VARIABLES && !stage_vars_loaded {
-                    stage_vars_loaded = true;
-                    let mut e = Entries::default();
-                    for (k, v) in request.stage_variables {
-                        e.insert((*k).into(), Value::str(v));
-                    }
-                    slots[SLOT_STAGE_VARIABLES as usize] = Value::new_map(e, MapKind::Plain);
-                }
-                stack.push(slots.get(slot as usize).cloned().unwrap_or(Value::Null));
-            }
-            Instr::Const(k) => stack.push(match p.consts.get(k as usize) {
-                Some(Const::Str(s)) => Value::str(s),
-                Some(Const::Int(i)) => Value::Int(*i),
-                Some(Const::Float(f)) => Value::Float(*f),
-                Some(Const::Bool(b)) => Value::Bool(*b),
-                None => Value::Null,
-            }),
-            Instr::Attr(n) => {
-                let recv = pop!();
-                let name = p.names.get(n as usize).map_or("", |s| s);
-                let field = match recv {
-                    Value::Builtin(Builtin::Context) => {
-                        super::context_field(&request.context, name).map_err(|()| {
-                            if name == "identity"
-                                && state.context.is_none()
-                                && matches!(p.code.get(pc), Some(Instr::Attr(_)))
-                            {
-                                Value::Builtin(Builtin::Identity)
-                            } else if let Some(o) = state.override_object(name) {
-                                o
-                            } else {
-                                let ctx = context_map(state, request);
-                                slots[SLOT_CONTEXT as usize] = ctx.clone();
-                                builtins::property(&mut env, &ctx, name)
-                            }
-                        })
-                    }
-                    Value::Builtin(Builtin::Identity) => {
-                        super::identity_field(&request.context.identity, name).map_err(|()| {
-                            let ctx = context_map(state, request);
-                            slots[SLOT_CONTEXT as usize] = ctx.clone();
-                            let id = builtins::property(&mut env, &ctx, "identity");
-                            builtins::property(&mut env, &id, name)
-                        })
-                    }
-                    other => Err(builtins::property(&mut env, &other, name)),
-                };
-                match field {
-                    // A field printed right away goes to the output without a copy.
-                    Ok(text) if p.code.get(pc) == Some(&Instr::Emit) => {
-                        pc += 1;
-                        if let Some(t) = text {
-                            write_str!(t);
-                        }
-                    }
-                    Ok(text) => stack.push(text.map_or(Value::Null, Value::str)),
-                    Err(v) => stack.push(v),
-                }
+                let v = vm.pop();
+                vm.emit(&v, &mut sink)?;
             }
             Instr::Path { slot, start, len } => {
-                let chain = p
-                    .chains
-                    .get(start as usize..start as usize + len as usize)
-                    .unwrap_or(&[]);
-                let name = |n: u32| p.names.get(n as usize).map_or("", |s| s);
-                let root = slots.get(slot as usize).unwrap_or(&Value::Null);
-                let mut rest = chain;
-                let mut v = match root {
-                    // Straight down the tape while members exist and nothing was converted
-                    // (the tape is then immutable, so earlier lookups stay true).
-                    Value::Json(j) if j.doc.unconverted() => {
-                        let (doc, mut node) = (&j.doc, j.node);
-                        let mut depth = 0;
-                        if chain_cache.doc.as_ref().is_some_and(|d| Rc::ptr_eq(d, doc))
-                            && chain_cache.root == node
-                        {
-                            // Resume after the prefix the previous chain resolved.
-                            while let Some((&n, tail)) = rest.split_first() {
-                                if depth >= chain_cache.depth || chain_cache.names[depth] != n {
-                                    break;
-                                }
-                                node = chain_cache.nodes[depth];
-                                depth += 1;
-                                rest = tail;
-                            }
-                        } else {
-                            chain_cache.doc = Some(doc.clone());
-                            chain_cache.root = node;
-                        }
-                        while let Some((&n, tail)) = rest.split_first() {
-                            let sig = p.name_sigs.get(n as usize).copied().unwrap_or(0);
-                            match doc.get_sig(node, name(n), sig) {
-                                Some(c) => node = c,
-                                None => break,
-                            }
-                            if depth < CHAIN_CACHE {
-                                chain_cache.names[depth] = n;
-                                chain_cache.nodes[depth] = node;
-                            }
-                            depth += 1;
-                            rest = tail;
-                        }
-                        chain_cache.depth = depth.min(CHAIN_CACHE);
-                        // A string printed right away goes to the output without a value.
-                        if rest.is_empty()
-                            && doc.is_str(node)
-                            && p.code.get(pc) == Some(&Instr::Emit)
-                        {
-                            pc += 1;
-                            write_str!(doc.str(node));
-                            continue;
-                        }
-                        json_doc::Doc::value(doc, node)
-                    }
-                    other => other.clone(),
-                };
-                for &n in rest {
-                    v = builtins::property(&mut env, &v, name(n));
-                }
-                stack.push(v);
+                vm.path(slot, start, len, emit_next, &mut sink)?;
+                pc += usize::from(emit_next);
             }
-            Instr::Call { name, argc } => {
-                let at = stack.len().saturating_sub(argc as usize);
-                let name = p.names.get(name as usize).map_or("", |s| s);
-                // Receiver and arguments are read in place on the stack, then dropped.
-                let v = {
-                    let (head, args) = stack.split_at(at);
-                    builtins::call(&mut env, head.last().unwrap_or(&Value::Null), name, args)
-                };
-                stack.truncate(at.saturating_sub(1));
-                if let Value::Str(s) = &v {
-                    if s.len() > MAX_OUTPUT_BYTES {
-                        return Err(too_large());
+            Instr::Attr(n) => {
+                let next_attr = matches!(code.get(pc), Some(Instr::Attr(_)));
+                vm.attr(n, next_attr, emit_next, &mut sink)?;
+                pc += usize::from(emit_next);
+            }
+            Instr::Load(slot) => {
+                let next_attr = matches!(code.get(pc), Some(Instr::Attr(_)));
+                vm.load(slot, next_attr);
+            }
+            Instr::ForNext => {
+                if let Some(exit) = vm.for_next(pc)? {
+                    pc = exit;
+                }
+            }
+            Instr::Jump(t) => pc = t as usize,
+            Instr::JumpIfFalse(t) => {
+                if !vm.pop().truthy() {
+                    pc = t as usize;
+                }
+            }
+            Instr::Store(slot) => {
+                let v = vm.pop();
+                // Velocity 1.7 (directive.set.null.allowed=false): #set to null is a no-op.
+                if !v.is_null() {
+                    if let Some(s) = vm.slots.get_mut(slot as usize) {
+                        *s = v;
                     }
                 }
-                stack.push(v);
             }
-            Instr::Index => {
-                let key = pop!();
-                let recv = pop!();
-                stack.push(builtins::index(&recv, &key));
-            }
-            Instr::InputPath(i) => {
-                let root = env.json_root();
-                stack.push(
-                    p.paths
-                        .get(i as usize)
-                        .map_or(Value::Null, |path| path.eval(&root)),
-                );
-            }
-            Instr::InputJson(i) => {
-                let root = env.json_root();
-                let v = p
-                    .paths
-                    .get(i as usize)
-                    .map_or(Value::Null, |path| path.eval(&root));
-                if p.code.get(pc) == Some(&Instr::Emit) {
-                    // Printed right away: written once, without a string value.
-                    pc += 1;
-                    if !v.is_null() {
-                        scratch.clear();
-                        scratch.reserve(v.size_hint());
-                        v.write_json(&mut scratch, 0);
-                        write_str!(&scratch);
-                    }
-                } else {
-                    stack.push(builtins::to_json_string(&v));
+            Instr::Literal(k) => {
+                if let Some(Const::Str(s)) = p.consts.get(k as usize) {
+                    sink.write(s.as_bytes())?;
                 }
             }
             Instr::ContextField {
@@ -404,121 +238,45 @@ pub fn run(
                 name,
                 identity,
             } => {
-                // Exactly `Load($context)` then `.identity` and/or `.name`.
-                load_context(&mut context_loaded, slots, state);
-                if matches!(
-                    slots[SLOT_CONTEXT as usize],
-                    Value::Builtin(Builtin::Context)
-                ) {
-                    let c = &request.context;
-                    let text = if identity {
-                        super::identity_field_at(&c.identity, field)
-                    } else {
-                        super::context_field_at(c, field)
-                    };
-                    if p.code.get(pc) == Some(&Instr::Emit) {
-                        pc += 1;
-                        if let Some(t) = text {
-                            write_str!(t);
-                        }
-                    } else {
-                        stack.push(text.map_or(Value::Null, Value::str));
-                    }
-                } else {
-                    let ctx = slots[SLOT_CONTEXT as usize].clone();
-                    let name = p.names.get(name as usize).map_or("", |s| s);
-                    let v = if identity {
-                        let id = builtins::property(&mut env, &ctx, "identity");
-                        builtins::property(&mut env, &id, name)
-                    } else {
-                        builtins::property(&mut env, &ctx, name)
-                    };
-                    stack.push(v);
-                }
+                vm.context_field(field, name, identity, emit_next, &mut sink)?;
+                pc += usize::from(emit_next);
             }
             Instr::InputParam(k) => {
-                let name = match p.consts.get(k as usize) {
-                    Some(Const::Str(s)) => s,
-                    _ => "",
-                };
-                let value = builtins::param(&env, name).unwrap_or("");
-                // Printed right away: straight from the request, without a string value.
-                if p.code.get(pc) == Some(&Instr::Emit) {
-                    pc += 1;
-                    write_str!(value);
-                } else {
-                    stack.push(Value::str(value));
-                }
+                vm.input_param(k, emit_next, &mut sink)?;
+                pc += usize::from(emit_next);
             }
-            Instr::MakeList(n) => {
-                let at = stack.len().saturating_sub(n as usize);
-                let items: Vec<Value> = stack.drain(at..).collect();
-                stack.push(Value::new_list(items, false));
+            Instr::InputPath(i) => vm.input_path(i),
+            Instr::InputJson(i) => {
+                vm.input_json(i, emit_next, &mut sink)?;
+                pc += usize::from(emit_next);
             }
-            Instr::MakeMap(n) => {
-                let at = stack.len().saturating_sub(2 * n as usize);
-                let items: Vec<Value> = stack.drain(at..).collect();
-                let mut e = Entries::default();
-                for kv in items.chunks(2) {
-                    if let [k, v] = kv {
-                        e.insert(k.to_display(), v.clone());
-                    }
-                }
-                stack.push(Value::new_map(e, MapKind::Plain));
+            Instr::Call { name, argc } => vm.call(name, argc)?,
+            Instr::Const(k) => vm.constant(k),
+            Instr::EmitEscaped {
+                escapes,
+                start,
+                end,
+            } => {
+                let v = vm.pop();
+                let src = source.get(start as usize..end as usize).unwrap_or("");
+                emit_escaped(&v, escapes, src, &mut sink)?;
             }
-            Instr::MakeRange => {
-                let b = pop!();
-                let a = pop!();
-                stack.push(match (a.as_i64(), b.as_i64()) {
-                    (Some(a), Some(b)) => {
-                        if (b - a).abs() >= MAX_RANGE {
-                            return Err(TemplateError::new(
-                                ErrorKind::OutputTooLarge,
-                                format!("range [{a}..{b}] has more than {MAX_RANGE} items"),
-                            ));
-                        }
-                        let items: Vec<Value> = if a <= b {
-                            (a..=b).map(Value::Int).collect()
-                        } else {
-                            (b..=a).rev().map(Value::Int).collect()
-                        };
-                        Value::new_list(items, false)
-                    }
-                    _ => Value::Null,
-                });
+            Instr::Index => {
+                let key = vm.pop();
+                let recv = vm.pop();
+                vm.stack.push(builtins::index(&recv, &key));
             }
-            Instr::Bin(op) => {
-                use super::ast::BinOp;
-                let b = pop!();
-                let a = pop!();
-                let ord = || compare(&a, &b);
-                stack.push(match op {
-                    BinOp::Eq => Value::Bool(loose_eq(&a, &b)),
-                    BinOp::Ne => Value::Bool(!loose_eq(&a, &b)),
-                    BinOp::Lt => Value::Bool(ord().is_some_and(|o| o.is_lt())),
-                    BinOp::Le => Value::Bool(ord().is_some_and(|o| o.is_le())),
-                    BinOp::Gt => Value::Bool(ord().is_some_and(|o| o.is_gt())),
-                    BinOp::Ge => Value::Bool(ord().is_some_and(|o| o.is_ge())),
-                    BinOp::And => Value::Bool(a.truthy() && b.truthy()),
-                    BinOp::Or => Value::Bool(a.truthy() || b.truthy()),
-                    _ => {
-                        let v = arith(op, &a, &b);
-                        if let Value::Str(s) = &v {
-                            if s.len() > MAX_OUTPUT_BYTES {
-                                return Err(too_large());
-                            }
-                        }
-                        v
-                    }
-                });
-            }
+            Instr::MakeList(n) => vm.make_list(n),
+            Instr::MakeMap(n) => vm.make_map(n),
+            Instr::MakeRange => vm.make_range()?,
+            Instr::Bin(op) => vm.bin(op)?,
             Instr::Not => {
-                let v = pop!();
-                stack.push(Value::Bool(!v.truthy()));
+                let v = vm.pop();
+                vm.stack.push(Value::Bool(!v.truthy()));
             }
             Instr::Neg => {
-                let v = pop!();
-                stack.push(match v {
+                let v = vm.pop();
+                vm.stack.push(match v {
                     Value::Int(i) => i
                         .checked_neg()
                         .map_or(Value::Float(-(i as f64)), Value::Int),
@@ -527,115 +285,59 @@ pub fn run(
                 });
             }
             Instr::ToBool => {
-                let v = pop!();
-                stack.push(Value::Bool(v.truthy()));
+                let v = vm.pop();
+                vm.stack.push(Value::Bool(v.truthy()));
             }
             Instr::Pop => {
-                stack.pop();
-            }
-            Instr::Jump(t) => pc = t as usize,
-            Instr::JumpIfFalse(t) => {
-                if !pop!().truthy() {
-                    pc = t as usize;
-                }
+                vm.stack.pop();
             }
             Instr::AndJump(t) => {
-                if stack.last().is_some_and(|v| !v.truthy()) {
+                if vm.stack.last().is_some_and(|v| !v.truthy()) {
                     pc = t as usize;
                 } else {
-                    stack.pop();
+                    vm.stack.pop();
                 }
             }
             Instr::OrJump(t) => {
-                if stack.last().is_some_and(Value::truthy) {
+                if vm.stack.last().is_some_and(Value::truthy) {
                     pc = t as usize;
                 } else {
-                    stack.pop();
+                    vm.stack.pop();
                 }
             }
-            Instr::Store(slot) => {
-                let v = pop!();
-                // Velocity 1.7 (directive.set.null.allowed=false): #set to null is a no-op.
-                if !v.is_null() {
-                    if let Some(s) = slots.get_mut(slot as usize) {
-                        *s = v;
-                    }
-                }
-            }
-            Instr::SetAttr(n) => {
-                let v = pop!();
-                let recv = pop!();
-                if !v.is_null() {
-                    if let Value::Map(m) = &*recv.norm() {
-                        let name = p.names.get(n as usize).map_or("", |s| s);
-                        m.entries.borrow_mut().insert(name.into(), v);
-                    }
-                }
-            }
+            Instr::SetAttr(n) => vm.set_attr(n),
             Instr::SetIndex => {
-                let v = pop!();
-                let key = pop!();
-                let recv = pop!();
+                let v = vm.pop();
+                let key = vm.pop();
+                let recv = vm.pop();
                 if !v.is_null() {
                     builtins::set_index(&recv, &key, v);
                 }
             }
-            Instr::ForStart { slot, exit } => {
-                let iterable = pop!();
-                if loops.len() >= MAX_LOOP_DEPTH {
-                    return Err(TemplateError::new(
-                        ErrorKind::FuelExhausted,
-                        "too many nested #foreach loops",
-                    ));
-                }
-                let items = builtins::iterate(&iterable);
-                let saved_var = slots.get(slot as usize).cloned().unwrap_or_default();
-                loops.push(Loop {
-                    items,
-                    next: 0,
-                    slot,
-                    exit,
-                    saved_var,
-                    saved_foreach: slots[SLOT_FOREACH as usize].clone(),
-                    saved_count: slots[SLOT_VELOCITY_COUNT as usize].clone(),
-                });
-            }
-            Instr::ForNext => {
-                let Some(l) = loops.last_mut() else { continue };
-                let len = u32::try_from(l.items.len()).unwrap_or(u32::MAX);
-                if l.next < len && l.next < MAX_FOREACH_ITERATIONS {
-                    let i = l.next;
-                    l.next += 1;
-                    let item = std::mem::take(&mut l.items[i as usize]);
-                    if let Some(s) = slots.get_mut(l.slot as usize) {
-                        *s = item;
-                    }
-                    slots[SLOT_FOREACH as usize] = Value::Loop(LoopInfo { index: i, len });
-                    slots[SLOT_VELOCITY_COUNT as usize] = Value::Int(i64::from(i) + 1);
-                } else {
-                    pc = close_loop(&mut loops, slots);
-                }
-            }
+            Instr::ForStart { slot, exit } => vm.for_start(slot, exit)?,
             Instr::Break => {
-                if !loops.is_empty() {
-                    pc = close_loop(&mut loops, slots);
+                if !vm.loops.is_empty() {
+                    pc = close_loop(&mut vm.loops, vm.slots);
                 }
             }
             Instr::Stop => break,
-            Instr::CaptureStart => captures.push(String::new()),
+            Instr::CaptureStart => sink.captures.push(Vec::new()),
             Instr::CaptureEnd => {
-                let s = captures.pop().unwrap_or_default();
-                stack.push(Value::string(s));
+                let s = sink.captures.pop().unwrap_or_default();
+                // Everything written is `str` or whole UTF-8 sequences of the source.
+                let s = String::from_utf8(s)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                vm.stack.push(Value::string(s));
             }
             Instr::BindArg(slot) => {
-                let v = pop!();
-                if let Some(s) = slots.get_mut(slot as usize) {
-                    saved_args.push(std::mem::replace(s, v));
+                let v = vm.pop();
+                if let Some(s) = vm.slots.get_mut(slot as usize) {
+                    vm.saved_args.push(std::mem::replace(s, v));
                 }
             }
             Instr::UnbindArg(slot) => {
-                let v = saved_args.pop().unwrap_or_default();
-                if let Some(s) = slots.get_mut(slot as usize) {
+                let v = vm.saved_args.pop().unwrap_or_default();
+                if let Some(s) = vm.slots.get_mut(slot as usize) {
                     *s = v;
                 }
             }
@@ -645,32 +347,504 @@ pub fn run(
     Ok(())
 }
 
-/// The request's `$context` map, built on first need and kept in `state` for the
-/// response template.
-/// Puts `$context` in its slot on first use in a render: the map if a template already built
-/// it, otherwise the lazy builtin whose fields are read straight from the request.
-#[inline]
-fn load_context(loaded: &mut bool, slots: &mut [Value], state: &RenderState) {
-    if !*loaded {
-        *loaded = true;
-        slots[SLOT_CONTEXT as usize] = match &state.context {
-            Some(ctx) => ctx.clone(),
-            None => Value::Builtin(Builtin::Context),
-        };
+/// `\$x` / `\\$x`: Velocity 1.7 prints `$x` for a defined reference; an undefined one
+/// keeps all its backslashes (checked against velocity-1.7.jar).
+#[cold]
+fn emit_escaped(
+    v: &Value,
+    escapes: u32,
+    text: &str,
+    sink: &mut Sink<'_>,
+) -> Result<(), TemplateError> {
+    let mut s = String::new();
+    if v.is_null() {
+        s.push_str(&"\\".repeat(escapes as usize));
+        s.push_str(text);
+    } else {
+        s.push_str(&"\\".repeat(escapes as usize / 2));
+        if escapes % 2 == 1 {
+            s.push_str(text);
+        } else {
+            v.write_display(&mut s);
+        }
     }
+    sink.write(s.as_bytes())
 }
 
-fn context_map(state: &mut RenderState, request: &RequestData<'_>) -> Value {
-    state
-        .context
-        .get_or_insert_with(|| {
-            super::build_context(
-                &request.context,
-                state.request_override.take(),
-                state.response_override.take(),
+impl Vm<'_, '_, '_, '_> {
+    #[inline]
+    fn pop(&mut self) -> Value {
+        self.stack.pop().unwrap_or(Value::Null)
+    }
+
+    fn name(&self, n: u32) -> &str {
+        self.p.names.get(n as usize).map_or("", |s| s)
+    }
+
+    /// Prints a value (`null` prints nothing, as in API Gateway).
+    #[inline]
+    fn emit(&mut self, v: &Value, sink: &mut Sink<'_>) -> Result<(), TemplateError> {
+        match v {
+            Value::Null => Ok(()),
+            Value::Str(s) => sink.write(s.as_bytes()),
+            Value::Json(j) if j.doc.is_str(j.node) => sink.write(j.doc.str(j.node).as_bytes()),
+            Value::Int(i) => {
+                let mut b = itoa::Buffer::new();
+                sink.write(b.format(*i).as_bytes())
+            }
+            other => {
+                self.scratch.clear();
+                self.scratch.reserve(other.size_hint());
+                other.write_display(&mut self.scratch);
+                sink.write(self.scratch.as_bytes())
+            }
+        }
+    }
+
+    /// Pushes `v`, or prints it when the next instruction is the `Emit` that would.
+    #[inline]
+    fn give(&mut self, v: Value, emit: bool, sink: &mut Sink<'_>) -> Result<(), TemplateError> {
+        if emit {
+            self.emit(&v, sink)
+        } else {
+            self.stack.push(v);
+            Ok(())
+        }
+    }
+
+    /// Puts `$context` in its slot on first use in a render: the map if a template already
+    /// built it, otherwise the lazy builtin whose fields are read straight from the request.
+    #[inline]
+    fn load_context(&mut self) {
+        if !self.context_loaded {
+            self.context_loaded = true;
+            self.slots[SLOT_CONTEXT as usize] = match &self.state.context {
+                Some(ctx) => ctx.clone(),
+                None => Value::Builtin(Builtin::Context),
+            };
+        }
+    }
+
+    /// The request's `$context` map, built on first need and kept in `state` for the
+    /// response template; also put in its slot.
+    fn context_map(&mut self) -> Value {
+        let request = self.env.request;
+        let state = &mut *self.state;
+        let ctx = state
+            .context
+            .get_or_insert_with(|| {
+                super::build_context(
+                    &request.context,
+                    state.request_override.take(),
+                    state.response_override.take(),
+                )
+            })
+            .clone();
+        self.slots[SLOT_CONTEXT as usize] = ctx.clone();
+        ctx
+    }
+
+    fn load(&mut self, slot: u32, next_attr: bool) {
+        if slot == SLOT_CONTEXT {
+            // The map is built only when something needs more than a field read (a
+            // mutation, an override object, the map itself).
+            self.load_context();
+            if matches!(
+                self.slots[SLOT_CONTEXT as usize],
+                Value::Builtin(Builtin::Context)
+            ) && !next_attr
+            {
+                self.context_map();
+            }
+        } else if slot == SLOT_STAGE_VARIABLES && !self.stage_vars_loaded {
+            self.stage_vars_loaded = true;
+            let mut e = Entries::default();
+            for (k, v) in self.env.request.stage_variables {
+                e.insert((*k).into(), Value::str(v));
+            }
+            self.slots[SLOT_STAGE_VARIABLES as usize] = Value::new_map(e, MapKind::Plain);
+        }
+        let v = self
+            .slots
+            .get(slot as usize)
+            .cloned()
+            .unwrap_or(Value::Null);
+        self.stack.push(v);
+    }
+
+    fn constant(&mut self, k: u32) {
+        let v = match self.p.consts.get(k as usize) {
+            Some(Const::Str(s)) => Value::str(s),
+            Some(Const::Int(i)) => Value::Int(*i),
+            Some(Const::Float(f)) => Value::Float(*f),
+            Some(Const::Bool(b)) => Value::Bool(*b),
+            None => Value::Null,
+        };
+        self.stack.push(v);
+    }
+
+    fn attr(
+        &mut self,
+        n: u32,
+        next_attr: bool,
+        emit: bool,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), TemplateError> {
+        let recv = self.pop();
+        let p = self.p;
+        let name = p.names.get(n as usize).map_or("", |s| s);
+        let request = self.env.request;
+        let field = match recv {
+            Value::Builtin(Builtin::Context) => super::context_field(&request.context, name)
+                .map_err(|()| {
+                    if name == "identity" && self.state.context.is_none() && next_attr {
+                        Value::Builtin(Builtin::Identity)
+                    } else if let Some(o) = self.state.override_object(name) {
+                        o
+                    } else {
+                        let ctx = self.context_map();
+                        builtins::property(&mut self.env, &ctx, name)
+                    }
+                }),
+            Value::Builtin(Builtin::Identity) => {
+                super::identity_field(&request.context.identity, name).map_err(|()| {
+                    let ctx = self.context_map();
+                    let id = builtins::property(&mut self.env, &ctx, "identity");
+                    builtins::property(&mut self.env, &id, name)
+                })
+            }
+            other => Err(builtins::property(&mut self.env, &other, name)),
+        };
+        match field {
+            // A field printed right away goes to the output without a copy.
+            Ok(Some(text)) if emit => sink.write(text.as_bytes()),
+            Ok(None) if emit => Ok(()),
+            Ok(text) => {
+                self.stack.push(text.map_or(Value::Null, Value::str));
+                Ok(())
+            }
+            Err(v) => self.give(v, emit, sink),
+        }
+    }
+
+    /// `$var.a.b.c` in one step: straight down the JSON tape while members exist and
+    /// nothing was converted (the tape is then immutable, so earlier lookups stay true).
+    fn path(
+        &mut self,
+        slot: u32,
+        start: u32,
+        len: u32,
+        emit: bool,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), TemplateError> {
+        let p = self.p;
+        let chain = p
+            .chains
+            .get(start as usize..start as usize + len as usize)
+            .unwrap_or(&[]);
+        let name = |n: u32| p.names.get(n as usize).map_or("", |s| s);
+        let root = self.slots.get(slot as usize).unwrap_or(&Value::Null);
+        let mut rest = chain;
+        let mut v = match root {
+            Value::Json(j) if j.doc.unconverted() => {
+                let (doc, mut node) = (&j.doc, j.node);
+                let cache = &mut self.chain_cache;
+                let mut depth = 0;
+                if cache.doc.as_ref().is_some_and(|d| Rc::ptr_eq(d, doc)) && cache.root == node {
+                    // Resume after the prefix the previous chain resolved.
+                    while let Some((&n, tail)) = rest.split_first() {
+                        if depth >= cache.depth || cache.names[depth] != n {
+                            break;
+                        }
+                        node = cache.nodes[depth];
+                        depth += 1;
+                        rest = tail;
+                    }
+                } else {
+                    cache.doc = Some(doc.clone());
+                    cache.root = node;
+                }
+                while let Some((&n, tail)) = rest.split_first() {
+                    let sig = p.name_sigs.get(n as usize).copied().unwrap_or(0);
+                    match doc.get_sig(node, name(n), sig) {
+                        Some(c) => node = c,
+                        None => break,
+                    }
+                    if depth < CHAIN_CACHE {
+                        cache.names[depth] = n;
+                        cache.nodes[depth] = node;
+                    }
+                    depth += 1;
+                    rest = tail;
+                }
+                cache.depth = depth.min(CHAIN_CACHE);
+                if rest.is_empty() && emit {
+                    // A string or a number printed right away goes to the output from the
+                    // body's text, without a value.
+                    if let Some(t) = doc.printed_text(node) {
+                        return sink.write(t.as_bytes());
+                    }
+                }
+                json_doc::Doc::value(doc, node)
+            }
+            other => other.clone(),
+        };
+        for &n in rest {
+            v = builtins::property(&mut self.env, &v, name(n));
+        }
+        self.give(v, emit, sink)
+    }
+
+    fn call(&mut self, name: u32, argc: u32) -> Result<(), TemplateError> {
+        let at = self.stack.len().saturating_sub(argc as usize);
+        let name = self.p.names.get(name as usize).map_or("", |s| s);
+        // Receiver and arguments are read in place on the stack, then dropped.
+        let v = {
+            let (head, args) = self.stack.split_at(at);
+            builtins::call(
+                &mut self.env,
+                head.last().unwrap_or(&Value::Null),
+                name,
+                args,
             )
-        })
-        .clone()
+        };
+        self.stack.truncate(at.saturating_sub(1));
+        if let Value::Str(s) = &v {
+            if s.len() > MAX_OUTPUT_BYTES {
+                return Err(too_large());
+            }
+        }
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn input_path(&mut self, i: u32) {
+        let root = self.env.json_root();
+        let v = self
+            .p
+            .paths
+            .get(i as usize)
+            .map_or(Value::Null, |path| path.eval(&root));
+        self.stack.push(v);
+    }
+
+    fn input_json(&mut self, i: u32, emit: bool, sink: &mut Sink<'_>) -> Result<(), TemplateError> {
+        let root = self.env.json_root();
+        let v = self
+            .p
+            .paths
+            .get(i as usize)
+            .map_or(Value::Null, |path| path.eval(&root));
+        if emit {
+            // Printed right away: written once, without a string value.
+            if v.is_null() {
+                return Ok(());
+            }
+            self.scratch.clear();
+            self.scratch.reserve(v.size_hint());
+            v.write_json(&mut self.scratch, 0);
+            sink.write(self.scratch.as_bytes())
+        } else {
+            self.stack.push(builtins::to_json_string(&v));
+            Ok(())
+        }
+    }
+
+    /// Exactly `Load($context)` then `.identity` and/or `.name`.
+    fn context_field(
+        &mut self,
+        field: u32,
+        name: u32,
+        identity: bool,
+        emit: bool,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), TemplateError> {
+        self.load_context();
+        if matches!(
+            self.slots[SLOT_CONTEXT as usize],
+            Value::Builtin(Builtin::Context)
+        ) {
+            let c = &self.env.request.context;
+            let text = if identity {
+                super::identity_field_at(&c.identity, field)
+            } else {
+                super::context_field_at(c, field)
+            };
+            if emit {
+                return text.map_or(Ok(()), |t| sink.write(t.as_bytes()));
+            }
+            self.stack.push(text.map_or(Value::Null, Value::str));
+            return Ok(());
+        }
+        let ctx = self.slots[SLOT_CONTEXT as usize].clone();
+        let name = self.p.names.get(name as usize).map_or("", |s| s);
+        let v = if identity {
+            let id = builtins::property(&mut self.env, &ctx, "identity");
+            builtins::property(&mut self.env, &id, name)
+        } else {
+            builtins::property(&mut self.env, &ctx, name)
+        };
+        self.give(v, emit, sink)
+    }
+
+    fn input_param(
+        &mut self,
+        k: u32,
+        emit: bool,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), TemplateError> {
+        let name = match self.p.consts.get(k as usize) {
+            Some(Const::Str(s)) => s,
+            _ => "",
+        };
+        let value = builtins::param(&self.env, name).unwrap_or("");
+        // Printed right away: straight from the request, without a string value.
+        if emit {
+            sink.write(value.as_bytes())
+        } else {
+            self.stack.push(Value::str(value));
+            Ok(())
+        }
+    }
+
+    fn make_list(&mut self, n: u32) {
+        let at = self.stack.len().saturating_sub(n as usize);
+        let items: Vec<Value> = self.stack.drain(at..).collect();
+        self.stack.push(Value::new_list(items, false));
+    }
+
+    fn make_map(&mut self, n: u32) {
+        let at = self.stack.len().saturating_sub(2 * n as usize);
+        let items: Vec<Value> = self.stack.drain(at..).collect();
+        let mut e = Entries::default();
+        for kv in items.chunks(2) {
+            if let [k, v] = kv {
+                e.insert(k.to_display(), v.clone());
+            }
+        }
+        self.stack.push(Value::new_map(e, MapKind::Plain));
+    }
+
+    fn make_range(&mut self) -> Result<(), TemplateError> {
+        let b = self.pop();
+        let a = self.pop();
+        let v = match (a.as_i64(), b.as_i64()) {
+            (Some(a), Some(b)) => {
+                if (b - a).abs() >= MAX_RANGE {
+                    return Err(TemplateError::new(
+                        ErrorKind::OutputTooLarge,
+                        format!("range [{a}..{b}] has more than {MAX_RANGE} items"),
+                    ));
+                }
+                let items: Vec<Value> = if a <= b {
+                    (a..=b).map(Value::Int).collect()
+                } else {
+                    (b..=a).rev().map(Value::Int).collect()
+                };
+                Value::new_list(items, false)
+            }
+            _ => Value::Null,
+        };
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn bin(&mut self, op: super::ast::BinOp) -> Result<(), TemplateError> {
+        use super::ast::BinOp;
+        let b = self.pop();
+        let a = self.pop();
+        let ord = || compare(&a, &b);
+        let v = match op {
+            BinOp::Eq => Value::Bool(loose_eq(&a, &b)),
+            BinOp::Ne => Value::Bool(!loose_eq(&a, &b)),
+            BinOp::Lt => Value::Bool(ord().is_some_and(|o| o.is_lt())),
+            BinOp::Le => Value::Bool(ord().is_some_and(|o| o.is_le())),
+            BinOp::Gt => Value::Bool(ord().is_some_and(|o| o.is_gt())),
+            BinOp::Ge => Value::Bool(ord().is_some_and(|o| o.is_ge())),
+            BinOp::And => Value::Bool(a.truthy() && b.truthy()),
+            BinOp::Or => Value::Bool(a.truthy() || b.truthy()),
+            _ => {
+                let v = arith(op, &a, &b);
+                if let Value::Str(s) = &v {
+                    if s.len() > MAX_OUTPUT_BYTES {
+                        return Err(too_large());
+                    }
+                }
+                v
+            }
+        };
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn set_attr(&mut self, n: u32) {
+        let v = self.pop();
+        let recv = self.pop();
+        if !v.is_null() {
+            if let Value::Map(m) = &*recv.norm() {
+                let name = self.name(n);
+                m.entries.borrow_mut().insert(name.into(), v);
+            }
+        }
+    }
+
+    fn for_start(&mut self, slot: u32, exit: u32) -> Result<(), TemplateError> {
+        let iterable = self.pop();
+        if self.loops.len() >= MAX_LOOP_DEPTH {
+            return Err(TemplateError::new(
+                ErrorKind::FuelExhausted,
+                "too many nested #foreach loops",
+            ));
+        }
+        let items = builtins::iterate(&iterable);
+        let saved_var = self.slots.get(slot as usize).cloned().unwrap_or_default();
+        self.loops.push(Loop {
+            items,
+            next: 0,
+            slot,
+            exit,
+            saved_var,
+            saved_foreach: self.slots[SLOT_FOREACH as usize].clone(),
+            saved_count: self.slots[SLOT_VELOCITY_COUNT as usize].clone(),
+        });
+        Ok(())
+    }
+
+    /// Binds the next item of the innermost loop, or closes it and returns its exit.
+    /// Each iteration spends fuel for the whole body (at most what it can run).
+    fn for_next(&mut self, pc: usize) -> Result<Option<usize>, TemplateError> {
+        let Some(l) = self.loops.last_mut() else {
+            return Ok(None);
+        };
+        let body = (l.exit as usize).saturating_sub(pc) as u64 + 1;
+        self.fuel = self.fuel.saturating_sub(body);
+        if self.fuel == 0 {
+            return Err(TemplateError::new(
+                ErrorKind::FuelExhausted,
+                format!("rendering took more than {MAX_FUEL} instructions"),
+            ));
+        }
+        if self.stack.len() > MAX_STACK {
+            return Err(TemplateError::new(
+                ErrorKind::FuelExhausted,
+                "expression stack overflow",
+            ));
+        }
+        let len = u32::try_from(l.items.len()).unwrap_or(u32::MAX);
+        if l.next < len && l.next < MAX_FOREACH_ITERATIONS {
+            let i = l.next;
+            l.next += 1;
+            let item = std::mem::take(&mut l.items[i as usize]);
+            if let Some(s) = self.slots.get_mut(l.slot as usize) {
+                *s = item;
+            }
+            self.slots[SLOT_FOREACH as usize] = Value::Loop(LoopInfo { index: i, len });
+            self.slots[SLOT_VELOCITY_COUNT as usize] = Value::Int(i64::from(i) + 1);
+            Ok(None)
+        } else {
+            Ok(Some(close_loop(&mut self.loops, self.slots)))
+        }
+    }
 }
 
 /// Pops the innermost loop, restoring `$var`, `$foreach` and `$velocityCount` as
