@@ -1075,6 +1075,22 @@ mod tests {
             "{\"long key with spaces\":\n        \"v\",\n\t \"k\" : [ ]\r\n}",
             "\"caf\u{e9} \u{1f600} \u{7f}\"",
             "[\"abcdefgh\", \"\", \"\\u00e9\"]",
+            "[[],{}]",
+            "{\"a\":{}}",
+            " [ {} , [ ] ] ",
+            "[[1,[2,{\"b\":[3]}]],4]",
+            "{\"a\":[],}",
+            "[,1]",
+            "{,}",
+            "{\"a\":1 \"b\":2}",
+            "[1]]",
+            "{\"a\":1}}",
+            "[}",
+            "{]",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{1:2}",
+            "[1,{\"a\":[true,{\"b\":null}]},\"c\"]",
         ];
         for c in cases {
             let ours = parse_value(c.as_bytes());
@@ -1088,6 +1104,53 @@ mod tests {
                 b.write_json(&mut y, 0);
                 assert_eq!(x, y, "{c}");
                 assert_eq!(a.to_display(), b.to_display(), "{c}");
+            }
+        }
+    }
+
+    /// Mutations of nested documents (bytes dropped, repeated or swapped for structural
+    /// characters) are accepted and rejected as serde_json does, and read back the same.
+    #[test]
+    fn mutated_documents_agree_with_serde_json() {
+        let seeds = [
+            r#"{"a":[1,{"b":[],"c":{}},"x"],"d":{"e":[[2],[3,4]],"f":null},"g":-1.5}"#,
+            r#"[{"id":1,"type":"dog","price":249.99},{"id":2,"type":"cat"},[],{}]"#,
+            r#"{"k": [ true , false ] , "l" : { "m" : [ { } ] } }"#,
+        ];
+        let alphabet = b"{}[],: \"0a-.e\\t";
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for round in 0..20_000 {
+            let mut doc = seeds[round % seeds.len()].as_bytes().to_vec();
+            for _ in 0..1 + next(3) {
+                let at = next(doc.len());
+                match next(3) {
+                    0 => {
+                        doc.remove(at);
+                    }
+                    1 => doc.insert(at, alphabet[next(alphabet.len())]),
+                    _ => doc[at] = alphabet[next(alphabet.len())],
+                }
+                if doc.is_empty() {
+                    break;
+                }
+            }
+            let ours = parse_value(&doc);
+            let theirs = serde_json::from_slice::<serde_json::Value>(&doc)
+                .ok()
+                .map(|v| Value::from_json(&v));
+            let text = String::from_utf8_lossy(&doc);
+            assert_eq!(ours.is_some(), theirs.is_some(), "{text}");
+            if let (Some(a), Some(b)) = (ours, theirs) {
+                let (mut x, mut y) = (String::new(), String::new());
+                a.write_json(&mut x, 0);
+                b.write_json(&mut y, 0);
+                assert_eq!(x, y, "{text}");
             }
         }
     }
