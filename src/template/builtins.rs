@@ -137,23 +137,23 @@ pub fn set_index(recv: &Value, key: &Value, v: Value) {
     }
 }
 
-/// What `#foreach` iterates: list items, map values (Velocity iterates `Map.values()`).
-pub fn iterate(v: &Value) -> Vec<Value> {
+/// What `#foreach` iterates, appended to `items`: list items, map values (Velocity
+/// iterates `Map.values()`).
+pub fn iterate(v: &Value, items: &mut Vec<Value>) {
     let v = &*v.live();
     if let Value::Json(j) = v {
         let doc = &j.doc;
-        return if doc.is_array(j.node) {
-            doc.items(j.node).map(|c| Doc::value(doc, c)).collect()
+        if doc.is_array(j.node) {
+            items.extend(doc.items(j.node).map(|c| Doc::value(doc, c)));
         } else {
-            doc.members(j.node)
-                .map(|(_, c)| Doc::value(doc, c))
-                .collect()
-        };
+            items.extend(doc.members(j.node).map(|(_, c)| Doc::value(doc, c)));
+        }
+        return;
     }
     match v {
-        Value::List(l) => l.items.borrow().clone(),
-        Value::Map(m) => m.entries.borrow().values().cloned().collect(),
-        _ => Vec::new(),
+        Value::List(l) => items.extend(l.items.borrow().iter().cloned()),
+        Value::Map(m) => items.extend(m.entries.borrow().values().cloned()),
+        _ => {}
     }
 }
 

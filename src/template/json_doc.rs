@@ -19,10 +19,11 @@
 //! ([`Doc::materialize`]), registered per node in the document, so every alias and every
 //! later path lookup sees that one converted container and its mutations.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use super::scratch;
 use super::value::{Entries, MAX_RENDER_DEPTH, MapKind, Value, java_double, json_string};
 
 /// A key's signature: its length and first bytes packed into a `u64`, so most members
@@ -206,10 +207,24 @@ type Converted = HashMap<u32, Value, std::hash::BuildHasherDefault<ahash::AHashe
 /// A parsed document. Immutable except for the table of converted containers.
 #[derive(Debug)]
 pub struct Doc {
-    text: Box<str>,
+    /// A copy of the body (values outlive the request's buffer); `text` and `nodes` are
+    /// per-thread spares ([`scratch`]), given back when the document is dropped.
+    text: String,
     nodes: Vec<Node>,
     decoded: Vec<Rc<str>>,
     materialized: RefCell<Converted>,
+}
+
+thread_local! {
+    static NODES: Cell<Vec<Node>> = const { Cell::new(Vec::new()) };
+    static TEXT: Cell<String> = const { Cell::new(String::new()) };
+}
+
+impl Drop for Doc {
+    fn drop(&mut self) {
+        scratch::give(&NODES, std::mem::take(&mut self.nodes));
+        scratch::give(&TEXT, std::mem::take(&mut self.text));
+    }
 }
 
 /// A string, array or object inside a [`Doc`].
@@ -238,26 +253,32 @@ pub fn parse(text: &[u8]) -> Parsed {
     if u32::try_from(s.len()).is_err() {
         return Parsed::Invalid;
     }
+    let mut nodes = scratch::take(&NODES);
+    nodes.reserve(s.len() / 6 + 4);
     let mut b = Builder {
         t: s,
         b: s.as_bytes(),
         i: 0,
-        nodes: Vec::with_capacity(s.len() / 8 + 4),
+        nodes,
         decoded: Vec::new(),
         fallback: false,
     };
-    if b.value(0).is_err() {
-        return Parsed::Invalid;
+    let ok = b.value(0).is_ok() && {
+        b.ws();
+        b.i == b.b.len()
+    };
+    if !ok || b.fallback {
+        scratch::give(&NODES, b.nodes);
+        return if ok {
+            Parsed::Fallback
+        } else {
+            Parsed::Invalid
+        };
     }
-    b.ws();
-    if b.i != b.b.len() {
-        return Parsed::Invalid;
-    }
-    if b.fallback {
-        return Parsed::Fallback;
-    }
+    let mut text = scratch::take(&TEXT);
+    text.push_str(s);
     let doc = Rc::new(Doc {
-        text: s.into(),
+        text,
         nodes: b.nodes,
         decoded: b.decoded,
         materialized: RefCell::new(Converted::default()),

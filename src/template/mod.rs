@@ -8,7 +8,8 @@
 //!
 //! Stages, one file each (minijinja's shape): [`lexer`] → [`parser`] → [`ast`] →
 //! [`compile`] → [`bytecode`] → [`vm`], with [`value`] (runtime values), [`builtins`]
-//! (AWS variables and Java methods), [`json_path`] and [`error`].
+//! (AWS variables and Java methods), [`json_path`], [`error`] and [`scratch`] (per-thread
+//! spare buffers).
 //!
 //! # How the gateway calls it
 //!
@@ -50,6 +51,7 @@ pub mod json_path;
 pub mod lexer;
 pub mod parser;
 pub mod playground;
+pub mod scratch;
 pub mod value;
 pub mod vm;
 

@@ -4,6 +4,7 @@
 //! rendered in place (integers and strings without temporary allocation). Every
 //! instruction spends fuel and the output is capped, so every render ends.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -12,6 +13,7 @@ use super::bytecode::{
     SLOT_VELOCITY_COUNT,
 };
 use super::error::{ErrorKind, TemplateError};
+use super::scratch;
 use super::value::{Builtin, Entries, LoopInfo, MapKind, Value, arith, compare, loose_eq};
 use super::{
     IntegrationResponse, MAX_FOREACH_ITERATIONS, MAX_FUEL, MAX_OUTPUT_BYTES, RenderState,
@@ -39,6 +41,24 @@ struct ChainCache {
     depth: usize,
     names: [u32; CHAIN_CACHE],
     nodes: [u32; CHAIN_CACHE],
+}
+
+// Per-thread spares (see `scratch`): the stack, the open loops and a loop's items.
+thread_local! {
+    static STACK: Cell<Vec<Value>> = const { Cell::new(Vec::new()) };
+    static LOOPS: Cell<Vec<Loop>> = const { Cell::new(Vec::new()) };
+    static ITEMS: Cell<Vec<Value>> = const { Cell::new(Vec::new()) };
+}
+
+impl Drop for Vm<'_, '_, '_, '_> {
+    fn drop(&mut self) {
+        // Loops left open by `#stop`, `#break` or an error give their items back too.
+        while let Some(l) = self.loops.pop() {
+            scratch::give(&ITEMS, l.items);
+        }
+        scratch::give(&STACK, std::mem::take(&mut self.stack));
+        scratch::give(&LOOPS, std::mem::take(&mut self.loops));
+    }
 }
 
 struct Loop {
@@ -159,8 +179,8 @@ pub fn run(
         },
         state,
         slots,
-        stack: Vec::with_capacity(16),
-        loops: Vec::new(),
+        stack: scratch::take(&STACK),
+        loops: scratch::take(&LOOPS),
         saved_args: Vec::new(),
         scratch: String::new(),
         chain_cache: ChainCache::default(),
@@ -796,7 +816,8 @@ impl Vm<'_, '_, '_, '_> {
                 "too many nested #foreach loops",
             ));
         }
-        let items = builtins::iterate(&iterable);
+        let mut items = scratch::take(&ITEMS);
+        builtins::iterate(&iterable, &mut items);
         let saved_var = self.slots.get(slot as usize).cloned().unwrap_or_default();
         self.loops.push(Loop {
             items,
@@ -853,6 +874,7 @@ fn close_loop(loops: &mut Vec<Loop>, slots: &mut [Value]) -> usize {
     let Some(l) = loops.pop() else {
         return usize::MAX;
     };
+    scratch::give(&ITEMS, l.items);
     if let Some(s) = slots.get_mut(l.slot as usize) {
         *s = l.saved_var;
     }
