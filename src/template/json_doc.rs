@@ -19,7 +19,7 @@
 //! ([`Doc::materialize`]), registered per node in the document, so every alias and every
 //! later path lookup sees that one converted container and its mutations.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -182,7 +182,8 @@ enum Kind {
     /// A string without escapes: `text[start..end]` is its value; `payload` is its
     /// [`signature`].
     Str,
-    /// A string with escapes: `payload` indexes the decoded table.
+    /// A string with escapes: its decoded value is `text[payload >> 32..payload as u32]`
+    /// (decoded strings follow the body in [`Doc::text`]).
     EscStr,
     /// `payload` is the item count.
     Arr,
@@ -207,17 +208,18 @@ type Converted = HashMap<u32, Value, std::hash::BuildHasherDefault<ahash::AHashe
 /// A parsed document. Immutable except for the table of converted containers.
 #[derive(Debug)]
 pub struct Doc {
-    /// A copy of the body (values outlive the request's buffer); `text` and `nodes` are
-    /// per-thread spares ([`scratch`]), given back when the document is dropped.
+    /// A copy of the body (values outlive the request's buffer), then the decoded values of
+    /// strings with escapes, one after another (one buffer rather than a string each).
+    /// `text` and `nodes` are per-thread spares ([`scratch`]), given back when the document
+    /// is dropped.
     text: String,
     nodes: Vec<Node>,
-    decoded: Vec<Rc<str>>,
     materialized: RefCell<Converted>,
 }
 
 thread_local! {
-    static NODES: Cell<Vec<Node>> = const { Cell::new(Vec::new()) };
-    static TEXT: Cell<String> = const { Cell::new(String::new()) };
+    static NODES: RefCell<Vec<Vec<Node>>> = const { RefCell::new(Vec::new()) };
+    static TEXT: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Drop for Doc {
@@ -249,18 +251,21 @@ pub fn parse(text: &[u8]) -> Parsed {
     let Ok(s) = std::str::from_utf8(text) else {
         return Parsed::Invalid;
     };
-    // The tape addresses the text with u32 offsets; the gateway's body limit is far below.
-    if u32::try_from(s.len()).is_err() {
+    // The tape addresses the text (the body and at most as many decoded bytes) with u32
+    // offsets; the gateway's body limit is far below.
+    if s.len() > (u32::MAX / 2) as usize {
         return Parsed::Invalid;
     }
     let mut nodes = scratch::take(&NODES);
     nodes.reserve(s.len() / 6 + 4);
+    let mut text = scratch::take(&TEXT);
+    text.push_str(s);
     let mut b = Builder {
         t: s,
         b: s.as_bytes(),
         i: 0,
         nodes,
-        decoded: Vec::new(),
+        text,
         fallback: false,
     };
     let ok = b.value(0).is_ok() && {
@@ -269,18 +274,16 @@ pub fn parse(text: &[u8]) -> Parsed {
     };
     if !ok || b.fallback {
         scratch::give(&NODES, b.nodes);
+        scratch::give(&TEXT, b.text);
         return if ok {
             Parsed::Fallback
         } else {
             Parsed::Invalid
         };
     }
-    let mut text = scratch::take(&TEXT);
-    text.push_str(s);
     let doc = Rc::new(Doc {
-        text,
+        text: b.text,
         nodes: b.nodes,
-        decoded: b.decoded,
         materialized: RefCell::new(Converted::default()),
     });
     Parsed::Value(Doc::value(&doc, 0))
@@ -302,7 +305,8 @@ struct Builder<'t> {
     b: &'t [u8],
     i: usize,
     nodes: Vec<Node>,
-    decoded: Vec<Rc<str>>,
+    /// The body, then decoded strings (becomes [`Doc::text`]).
+    text: String,
     fallback: bool,
 }
 
@@ -491,16 +495,17 @@ impl Builder<'_> {
             self.fallback = true;
         }
         let raw = self.t.get(start..j).ok_or(())?;
-        let s: Rc<str> = match unescape_simple(raw) {
-            Some(s) => Rc::from(s),
+        let from = self.text.len();
+        if !unescape_simple(raw, &mut self.text) {
             // `\u` escapes (surrogate pairs and their errors) and invalid escapes: serde_json
             // decides.
-            None => {
-                Rc::from(serde_json::from_str::<String>(&self.t[start - 1..=j]).map_err(|_| ())?)
-            }
-        };
-        self.decoded.push(s);
-        self.push(Kind::EscStr, start, j, (self.decoded.len() - 1) as u64);
+            self.text.truncate(from);
+            let s = serde_json::from_str::<String>(self.t.get(start - 1..=j).ok_or(())?)
+                .map_err(|_| ())?;
+            self.text.push_str(&s);
+        }
+        let to = self.text.len();
+        self.push(Kind::EscStr, start, j, ((from as u64) << 32) | to as u64);
         Ok(())
     }
 
@@ -635,12 +640,16 @@ impl Builder<'_> {
     }
 }
 
-/// The text of string content `raw` (between the quotes) whose escapes are all of the
-/// one-character kind (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`); `None` for a `\u`
-/// or an invalid escape.
-fn unescape_simple(raw: &str) -> Option<String> {
+/// Appends the text of string content `raw` (between the quotes) whose escapes are all of
+/// the one-character kind (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`) to `out`; false
+/// (with part of it appended) for a `\u` or an invalid escape.
+fn unescape_simple(raw: &str, out: &mut String) -> bool {
+    unescape_simple_into(raw, out).is_some()
+}
+
+fn unescape_simple_into(raw: &str, out: &mut String) -> Option<()> {
     let b = raw.as_bytes();
-    let mut out = String::with_capacity(raw.len());
+    out.reserve(raw.len());
     // A byte loop: escapes are frequent in JSON-in-JSON, where a search call per escape
     // costs more than the bytes between them.
     let (mut i, mut run) = (0, 0);
@@ -665,7 +674,7 @@ fn unescape_simple(raw: &str) -> Option<String> {
         run = i;
     }
     out.push_str(raw.get(run..)?);
-    Some(out)
+    Some(())
 }
 
 /// Whether Java prints number literal `b` (an integer, or a float when `float`) exactly as
@@ -752,7 +761,10 @@ impl Doc {
                 .text
                 .get(n.start as usize..n.end as usize)
                 .unwrap_or(""),
-            Kind::EscStr => self.decoded.get(n.payload as usize).map_or("", |s| s),
+            Kind::EscStr => self
+                .text
+                .get((n.payload >> 32) as usize..n.payload as u32 as usize)
+                .unwrap_or(""),
             _ => "",
         }
     }

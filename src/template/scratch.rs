@@ -3,16 +3,20 @@
 //!
 //! Why: a render of a doc template made about six allocations, and with mimalloc's aligned
 //! entry point about a tenth of a short render went to allocating and freeing them. The
-//! gateway renders on one thread per core, so each thread keeps one spare of each buffer:
-//! a render takes it (or an empty one) and gives it back cleared when done. Nothing is
-//! shared between threads, and a buffer that grew past [`MAX_KEPT_BYTES`] is freed rather
-//! than kept, so one huge body does not pin memory for the life of the thread.
+//! gateway renders on one thread per core, so each thread keeps a few spares of each
+//! buffer ([`MAX_SPARES`]: a body and a `parseJson` document, or nested `#foreach` loops,
+//! are out at once): a render takes one (or an empty one) and gives it back cleared when
+//! done. Nothing is shared between threads, and a buffer that grew past [`MAX_KEPT_BYTES`]
+//! is freed rather than kept, so one huge body does not pin memory for the life of the
+//! thread.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::thread::LocalKey;
 
 /// Largest buffer (capacity in bytes) kept for the next render.
 pub const MAX_KEPT_BYTES: usize = 256 * 1024;
+/// Most spares of one kind a thread keeps.
+pub const MAX_SPARES: usize = 4;
 
 /// A buffer that can be emptied and reused.
 pub trait Buffer: Default + 'static {
@@ -38,17 +42,21 @@ impl Buffer for String {
     }
 }
 
-/// One spare buffer per thread.
-pub type Spare<B> = LocalKey<Cell<B>>;
+/// A thread's spare buffers of one kind (at most [`MAX_SPARES`]).
+pub type Spare<B> = LocalKey<RefCell<Vec<B>>>;
 
-/// The thread's spare buffer, or a new empty one (a nested render finds none).
+/// One of the thread's spare buffers, or a new empty one when all are out.
 #[inline]
 pub fn take<B: Buffer>(spare: &'static Spare<B>) -> B {
-    spare.try_with(Cell::take).unwrap_or_default()
+    spare
+        .try_with(|c| c.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
-/// Clears `b` and keeps it as the thread's spare, unless it is too large (or the thread is
-/// exiting).
+/// Clears `b` and keeps it as a spare, unless it is too large, the thread already keeps
+/// [`MAX_SPARES`] (or the thread is exiting).
 #[inline]
 pub fn give<B: Buffer>(spare: &'static Spare<B>, mut b: B) {
     let bytes = b.capacity_bytes();
@@ -56,8 +64,13 @@ pub fn give<B: Buffer>(spare: &'static Spare<B>, mut b: B) {
         return;
     }
     b.clear();
-    // The replaced spare (a nested render's buffer) is freed here.
-    let _ = spare.try_with(|c| c.set(b));
+    let _ = spare.try_with(|c| {
+        if let Ok(mut s) = c.try_borrow_mut()
+            && s.len() < MAX_SPARES
+        {
+            s.push(b);
+        }
+    });
 }
 
 #[cfg(test)]
@@ -65,7 +78,7 @@ mod tests {
     use super::*;
 
     thread_local! {
-        static SPARE: Cell<Vec<u64>> = const { Cell::new(Vec::new()) };
+        static SPARE: RefCell<Vec<Vec<u64>>> = const { RefCell::new(Vec::new()) };
     }
 
     #[test]
@@ -77,10 +90,23 @@ mod tests {
         let again = take(&SPARE);
         assert!(again.is_empty());
         assert_eq!(again.capacity(), cap);
-        // A nested take while the spare is out gets a fresh, unallocated one.
+        // A take while every spare is out gets a fresh, unallocated one.
         assert_eq!(take(&SPARE).capacity(), 0);
         give(&SPARE, again);
         give(&SPARE, Vec::with_capacity(MAX_KEPT_BYTES));
         assert_eq!(take(&SPARE).capacity(), cap);
+        assert_eq!(take(&SPARE).capacity(), 0);
+    }
+
+    #[test]
+    fn a_few_spares_are_kept_and_no_more() {
+        for n in 1..=MAX_SPARES + 2 {
+            give(&SPARE, Vec::with_capacity(n));
+        }
+        let kept: Vec<_> = (0..MAX_SPARES + 1)
+            .map(|_| take(&SPARE).capacity())
+            .collect();
+        assert_eq!(kept.iter().filter(|&&c| c > 0).count(), MAX_SPARES);
+        assert_eq!(kept[MAX_SPARES], 0);
     }
 }

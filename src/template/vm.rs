@@ -4,7 +4,7 @@
 //! rendered in place (integers and strings without temporary allocation). Every
 //! instruction spends fuel and the output is capped, so every render ends.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -45,9 +45,9 @@ struct ChainCache {
 
 // Per-thread spares (see `scratch`): the stack, the open loops and a loop's items.
 thread_local! {
-    static STACK: Cell<Vec<Value>> = const { Cell::new(Vec::new()) };
-    static LOOPS: Cell<Vec<Loop>> = const { Cell::new(Vec::new()) };
-    static ITEMS: Cell<Vec<Value>> = const { Cell::new(Vec::new()) };
+    static STACK: RefCell<Vec<Vec<Value>>> = const { RefCell::new(Vec::new()) };
+    static LOOPS: RefCell<Vec<Vec<Loop>>> = const { RefCell::new(Vec::new()) };
+    static ITEMS: RefCell<Vec<Vec<Value>>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Drop for Vm<'_, '_, '_, '_> {
