@@ -352,6 +352,9 @@ impl Builder<'_> {
         at
     }
 
+    // Inlined into the container loops, so a scalar member costs no call; containers are the
+    // calls (and the recursion).
+    #[inline(always)]
     fn value(&mut self, depth: u32) -> R {
         self.ws();
         match self.b.get(self.i) {
@@ -509,6 +512,7 @@ impl Builder<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn array(&mut self, depth: u32) -> R {
         if depth + 1 >= MAX_NESTING {
             return Err(());
@@ -538,6 +542,7 @@ impl Builder<'_> {
         Ok(())
     }
 
+    #[inline(never)]
     fn object(&mut self, depth: u32) -> R {
         if depth + 1 >= MAX_NESTING {
             return Err(());
