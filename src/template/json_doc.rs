@@ -451,49 +451,68 @@ impl Builder<'_> {
         Ok(())
     }
 
+    // Inlined: most strings are short and escape-free, and the call cost as much as the
+    // scan. Strings with escapes continue in `escaped_string`.
+    #[inline(always)]
     fn string(&mut self, key: bool) -> R {
         let start = self.i + 1;
         let mut j = start;
-        let mut escaped = false;
+        // A block at a time while the text lasts, then byte by byte.
         loop {
-            // A block at a time while the text lasts, then byte by byte.
-            loop {
-                match string_scan16(self.b, j) {
-                    Some((n, stop)) => {
+            match string_scan16(self.b, j) {
+                Some((n, stop)) => {
+                    j += n;
+                    if stop {
+                        break;
+                    }
+                }
+                None => {
+                    while self.b.get(j).is_some_and(|&c| !is_string_stop(c)) {
+                        j += 1;
+                    }
+                    break;
+                }
+            }
+        }
+        match self.b.get(j) {
+            Some(b'"') => {}
+            Some(b'\\') => return self.escaped_string(start, j, key),
+            // End of text, or a raw control character (serde_json rejects those).
+            _ => return Err(()),
+        }
+        self.i = j + 1;
+        // Only keys carry a signature: only keys are compared.
+        let sig = if key {
+            signature_at(self.b, start, j)
+        } else {
+            0
+        };
+        self.push(Kind::Str, start, j, sig);
+        Ok(())
+    }
+
+    /// The rest of a string from its first escape at `j`: finds the closing quote and appends
+    /// the decoded value to the text.
+    #[inline(never)]
+    fn escaped_string(&mut self, start: usize, mut j: usize, key: bool) -> R {
+        loop {
+            match self.b.get(j) {
+                Some(b'"') => break,
+                Some(b'\\') => j += 2,
+                Some(&c) if c >= 0x20 => {
+                    j += 1;
+                    while let Some((n, stop)) = string_scan16(self.b, j) {
                         j += n;
                         if stop {
                             break;
                         }
                     }
-                    None => {
-                        while self.b.get(j).is_some_and(|&c| !is_string_stop(c)) {
-                            j += 1;
-                        }
-                        break;
-                    }
-                }
-            }
-            match self.b.get(j) {
-                Some(b'"') => break,
-                Some(b'\\') => {
-                    escaped = true;
-                    j += 2;
                 }
                 // End of text, or a raw control character (serde_json rejects those).
                 _ => return Err(()),
             }
         }
         self.i = j + 1;
-        if !escaped {
-            // Only keys carry a signature: only keys are compared.
-            let sig = if key {
-                signature_at(self.b, start, j)
-            } else {
-                0
-            };
-            self.push(Kind::Str, start, j, sig);
-            return Ok(());
-        }
         if key {
             self.fallback = true;
         }
@@ -1106,6 +1125,15 @@ mod tests {
             "\"\\\u{e9}\"",
             "\"\\ud800x\"",
             "\"\\\\\"",
+            // Escapes before, across and after 16-byte blocks, and a raw control character
+            // after an escape (scanned on the escaped-string path).
+            "\"0123456789abcdef\\n0123456789abcdef\\\"xyz\"",
+            "\"\\t0123456789abcdefghij\\\\\"",
+            "\"0123456789abcde\\\"0123456789abcde\\u00e9\"",
+            "\"a\\nb\u{1}c\"",
+            "\"0123456789abcdef\\n0123456789\u{1f}abcdef\"",
+            "\"0123456789abcdef\\n0123456789abcdef",
+            "\"\\n",
             "{\"k\": \"v\\\"w\", \"j\": \"\\/\\/\"}",
             "\"0123456789abcdef\u{1f}x\"",
             "\"0123456\u{7}\"",
