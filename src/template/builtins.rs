@@ -176,6 +176,18 @@ fn input_body(env: &Env<'_, '_>) -> Value {
     Value::string(String::from_utf8_lossy(b).into_owned())
 }
 
+/// Argument `i` as text, borrowed where it already is text (a string, or a string in the
+/// body), printed otherwise.
+fn arg_text(args: &[Value], i: usize) -> Option<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    match args.get(i) {
+        None | Some(Value::Null) => None,
+        Some(Value::Str(s)) => Some(Cow::Borrowed(s)),
+        Some(Value::Json(j)) if j.doc.is_str(j.node) => Some(Cow::Borrowed(j.doc.str(j.node))),
+        Some(v) => Some(Cow::Owned(v.to_display().to_string())),
+    }
+}
+
 fn arg_str(args: &[Value], i: usize) -> Option<Rc<str>> {
     match args.get(i) {
         None | Some(Value::Null) => None,
@@ -199,6 +211,10 @@ pub fn call(env: &mut Env<'_, '_>, recv: &Value, name: &str, args: &[Value]) -> 
         if let Some(v) = json_method(j, name, args) {
             return v;
         }
+    }
+    // `$util` reads its argument as text: a string from the body is read in place.
+    if let Value::Builtin(Builtin::Util) = recv {
+        return util_method(name, args);
     }
     let recv = &*recv.norm();
     // Methods match on plain variants; JSON handles among the arguments are converted
@@ -326,7 +342,7 @@ fn all_params(env: &Env<'_, '_>) -> Value {
 }
 
 fn util_method(name: &str, args: &[Value]) -> Value {
-    let Some(s) = arg_str(args, 0) else {
+    let Some(s) = arg_text(args, 0) else {
         return Value::Null;
     };
     match name {
