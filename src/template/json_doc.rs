@@ -196,7 +196,9 @@ struct Node {
     kind: Kind,
     start: u32,
     end: u32,
-    /// Index of the first node after this subtree.
+    /// Index of the first node after this subtree; for an object's key (always one node,
+    /// so the value follows it), the index of the object instead: a member hint is checked
+    /// with it ([`Doc::get_hinted`]).
     next: u32,
     payload: u64,
 }
@@ -583,6 +585,9 @@ impl Builder<'_> {
                 }
                 let key = self.nodes.len();
                 self.string(true)?;
+                if let Some(k) = self.nodes.get_mut(key) {
+                    k.next = me as u32;
+                }
                 if count < PAIRWISE_DUP_CHECK as u64 {
                     let sig = self.nodes.get(key).map_or(0, |k| k.payload);
                     let bit = 1u64 << (sig.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58);
@@ -890,6 +895,27 @@ impl Doc {
             at = (nodes.get(at + 1)?.next as usize).max(at + 2);
         }
         None
+    }
+
+    /// [`Self::get_sig`], trying first the member `*hint` nodes into the object (where the
+    /// same lookup found its key in the previous object: the items of a list are mostly the
+    /// same shape), and updating the hint. A hint is only a guess: the node must be a key
+    /// of this very object and spell `key`.
+    #[inline]
+    pub fn get_hinted(&self, obj: u32, key: &str, sig: u64, hint: &mut u32) -> Option<u32> {
+        let at = obj.saturating_add(*hint);
+        if *hint != 0
+            && let Some(k) = self.nodes.get(at as usize)
+            && k.next == obj
+            && k.kind == Kind::Str
+            && k.payload == sig
+            && (key.len() <= SIG_BYTES || self.key_eq(k, key.as_bytes()))
+        {
+            return Some(at + 1);
+        }
+        let found = self.get_sig(obj, key, sig)?;
+        *hint = found - 1 - obj;
+        Some(found)
     }
 
     /// Whether key node `k` (whose signature matched: same length and first bytes) spells
@@ -1445,5 +1471,39 @@ mod tests {
         let mut s = String::new();
         Value::Json(root).write_json(&mut s, 0);
         assert_eq!(s, r#"{"a":{"b":[1,2],"z":9},"s":"x"}"#);
+    }
+
+    #[test]
+    fn member_hints_are_only_guesses() {
+        // Same-named keys nested at every depth, long keys that share a signature, and
+        // items of different shapes: every hint, right or wrong, gives what a plain lookup
+        // gives.
+        let text = br#"[{"id": 1, "a": {"id": 2, "x": "id"}, "long_key_one": 3},
+                        {"a": {"id": 4}, "id": 5, "long_key_two": 6, "long_key_one": 7},
+                        {"x": {"a": 1}, "long_key_one": [{"id": 8}]}, {}, {"id": {"id": 9}}]"#;
+        let Some(Value::Json(root)) = parse_value(text) else {
+            panic!("not a handle");
+        };
+        let doc = &root.doc;
+        let objects: Vec<u32> = (0..doc.nodes.len() as u32)
+            .filter(|&i| doc.is_object(i))
+            .collect();
+        for key in ["id", "a", "x", "long_key_one", "long_key_two", "missing"] {
+            let sig = signature(key.as_bytes());
+            for &obj in &objects {
+                let want = doc.get_sig(obj, key, sig);
+                for guess in 0..doc.nodes.len() as u32 + 2 {
+                    let mut hint = guess;
+                    assert_eq!(
+                        doc.get_hinted(obj, key, sig, &mut hint),
+                        want,
+                        "{key} {obj} {guess}"
+                    );
+                    if let Some(found) = want {
+                        assert_eq!(obj + hint + 1, found);
+                    }
+                }
+            }
+        }
     }
 }

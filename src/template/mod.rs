@@ -749,6 +749,36 @@ mod tests {
     }
 
     #[test]
+    fn member_lookups_follow_each_item_and_each_body() {
+        // The VM guesses where each `$e.x` is from the previous item and render; items of
+        // other shapes, nested same-named keys and other bodies must not fool it.
+        let t = Template::compile(
+            "#foreach($e in $input.path('$'))$e.id/$e.inner.id/$e.long_member_name,#end",
+        )
+        .unwrap();
+        let bodies: [&[u8]; 3] = [
+            br#"[{"id": 1, "inner": {"id": 2}, "long_member_name": "a"},
+                 {"inner": {"id": 3}, "long_member_name": "b", "id": 4},
+                 {"x": {"id": 5}}, {"long_member_names": 6, "long_member_name": 7, "id": 8}]"#,
+            br#"[{"long_member_name": "c", "id": 9}, {"id": {"id": 10}}]"#,
+            br#"[{"id": 1, "inner": {"id": 2}, "long_member_name": "a"}]"#,
+        ];
+        let want = ["1/2/a,4/3/b,//,8//7,", "9//c,{id=10}//,", "1/2/a,"];
+        for _ in 0..2 {
+            for (body, want) in bodies.iter().zip(want) {
+                let req = RequestData {
+                    body,
+                    ..RequestData::default()
+                };
+                let mut out = Vec::new();
+                t.render(&req, None, &mut RenderState::new(), &mut out)
+                    .unwrap();
+                assert_eq!(String::from_utf8(out).unwrap(), want);
+            }
+        }
+    }
+
+    #[test]
     fn property_chains_resume_only_while_the_tape_is_unchanged() {
         let req = RequestData {
             body: br#"{"a": {"b": {"c": 1, "d": "two"}, "x": {"c": 3}}, "e": [{"c": 4}]}"#,

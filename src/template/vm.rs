@@ -56,9 +56,53 @@ impl Drop for Vm<'_, '_, '_, '_> {
         while let Some(l) = self.loops.pop() {
             scratch::give(&ITEMS, l.items);
         }
+        give_hints(self.p, std::mem::take(&mut self.hints));
         scratch::give(&STACK, std::mem::take(&mut self.stack));
         scratch::give(&LOOPS, std::mem::take(&mut self.loops));
     }
+}
+
+/// Programs whose member hints a thread keeps (most recently used last).
+const HINT_PROGRAMS: usize = 16;
+
+thread_local! {
+    /// Member hints by program (its address: a program at a reused address only gets
+    /// wrong guesses, which the lookup checks anyway).
+    static HINTS: RefCell<Vec<(usize, Vec<u32>)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn take_hints(p: &Program) -> Vec<u32> {
+    if p.chains.is_empty() {
+        return Vec::new();
+    }
+    let key = std::ptr::from_ref(p) as usize;
+    let found = HINTS
+        .try_with(|h| {
+            let mut h = h.try_borrow_mut().ok()?;
+            let at = h.iter().rposition(|(k, _)| *k == key)?;
+            Some(h.swap_remove(at).1)
+        })
+        .ok()
+        .flatten();
+    match found {
+        Some(v) if v.len() == p.chains.len() => v,
+        _ => vec![0; p.chains.len()],
+    }
+}
+
+fn give_hints(p: &Program, hints: Vec<u32>) {
+    if hints.is_empty() {
+        return;
+    }
+    let key = std::ptr::from_ref(p) as usize;
+    let _ = HINTS.try_with(|h| {
+        if let Ok(mut h) = h.try_borrow_mut() {
+            if h.len() >= HINT_PROGRAMS {
+                h.remove(0);
+            }
+            h.push((key, hints));
+        }
+    });
 }
 
 struct Loop {
@@ -145,6 +189,9 @@ struct Vm<'p, 'r, 'a, 's> {
     saved_args: Vec<Value>,
     scratch: String,
     chain_cache: ChainCache,
+    /// Per element of `p.chains`: where its member was found last time (see
+    /// [`json_doc::Doc::get_hinted`]), kept per thread across renders of this program.
+    hints: Vec<u32>,
     context_loaded: bool,
     stage_vars_loaded: bool,
     fuel: u64,
@@ -184,6 +231,7 @@ pub fn run(
         saved_args: Vec::new(),
         scratch: String::new(),
         chain_cache: ChainCache::default(),
+        hints: take_hints(p),
         context_loaded: false,
         stage_vars_loaded: false,
         fuel: MAX_FUEL,
@@ -586,7 +634,12 @@ impl Vm<'_, '_, '_, '_> {
                 }
                 while let Some((&n, tail)) = rest.split_first() {
                     let sig = p.name_sigs.get(n as usize).copied().unwrap_or(0);
-                    match doc.get_sig(node, name(n), sig) {
+                    let mut spare = 0;
+                    let hint = self
+                        .hints
+                        .get_mut(start as usize + depth)
+                        .unwrap_or(&mut spare);
+                    match doc.get_hinted(node, name(n), sig, hint) {
                         Some(c) => node = c,
                         None => break,
                     }
