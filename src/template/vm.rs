@@ -26,9 +26,6 @@ const MAX_STACK: usize = 4096;
 /// Largest list a range literal `[a..b]` may build.
 pub const MAX_RANGE: i64 = 100_000;
 
-/// Variable slots kept in an array on the stack rather than allocated.
-const INLINE_SLOTS: usize = 16;
-
 /// Names of a property chain whose tape nodes are remembered.
 const CHAIN_CACHE: usize = 8;
 
@@ -43,11 +40,23 @@ struct ChainCache {
     nodes: [u32; CHAIN_CACHE],
 }
 
-// Per-thread spares (see `scratch`): the stack, the open loops and a loop's items.
+// Per-thread spares (see `scratch`): the stack, the open loops, a loop's items and the
+// variable slots.
 thread_local! {
     static STACK: RefCell<Vec<Vec<Value>>> = const { RefCell::new(Vec::new()) };
     static LOOPS: RefCell<Vec<Vec<Loop>>> = const { RefCell::new(Vec::new()) };
     static ITEMS: RefCell<Vec<Vec<Value>>> = const { RefCell::new(Vec::new()) };
+    static SLOTS: RefCell<Vec<Vec<Value>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A render's variable slots, given back to the thread's spares however the render ends
+/// (declared before the `Vm` that borrows them, so dropped after it).
+struct SlotBuf(Vec<Value>);
+
+impl Drop for SlotBuf {
+    fn drop(&mut self) {
+        scratch::give(&SLOTS, std::mem::take(&mut self.0));
+    }
 }
 
 impl Drop for Vm<'_, '_, '_, '_> {
@@ -205,15 +214,11 @@ pub fn run(
     state: &mut RenderState,
     out: &mut Vec<u8>,
 ) -> Result<(), TemplateError> {
-    // Most templates have a handful of variables: their slots live on the stack.
-    let mut inline_slots: [Value; INLINE_SLOTS] = Default::default();
-    let mut heap_slots: Vec<Value>;
-    let slots: &mut [Value] = if p.slot_count as usize <= INLINE_SLOTS {
-        &mut inline_slots[..p.slot_count as usize]
-    } else {
-        heap_slots = vec![Value::Null; p.slot_count as usize];
-        &mut heap_slots
-    };
+    // Variable slots from the thread's spares, as many as the program has (a fixed array
+    // on the stack cost a write and a drop for each of its entries, used or not).
+    let mut slot_buf = SlotBuf(scratch::take(&SLOTS));
+    slot_buf.0.resize(p.slot_count as usize, Value::Null);
+    let slots: &mut [Value] = &mut slot_buf.0;
     slots[SLOT_INPUT as usize] = Value::Builtin(Builtin::Input);
     slots[SLOT_UTIL as usize] = Value::Builtin(Builtin::Util);
     let mut vm = Vm {
