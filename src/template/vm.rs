@@ -89,7 +89,8 @@ fn take_hints(p: &Program) -> Vec<u32> {
         .try_with(|h| {
             let mut h = h.try_borrow_mut().ok()?;
             let at = h.iter().rposition(|(k, _)| *k == key)?;
-            Some(h.swap_remove(at).1)
+            // `remove`, not `swap_remove`: the order is the recency that eviction reads.
+            Some(h.remove(at).1)
         })
         .ok()
         .flatten();
