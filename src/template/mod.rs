@@ -607,6 +607,14 @@ mod tests {
             render("#set($s = \"xxxxxxxxxxxxxxxx\")#foreach($i in [1..40])#set($s = \"$s$s\")#end")
                 .unwrap_err();
         assert_eq!(e.kind, ErrorKind::OutputTooLarge);
+        // Strings built by a method call or by `+`, never printed: the same cap stops them.
+        for grow in ["$s.replace(\"x\", \"xx\")", "$s + $s"] {
+            let e = render(&format!(
+                "#set($s = \"x\")#foreach($i in [1..40])#set($s = {grow})#end"
+            ))
+            .unwrap_err();
+            assert_eq!(e.kind, ErrorKind::OutputTooLarge, "{grow}");
+        }
         // Recursive macro: bounded expansion at compile time.
         let e = Template::compile("#macro(r)x#end#macro(r)#r()#end#r()").unwrap_err();
         assert_eq!(e.kind, ErrorKind::TooDeep);

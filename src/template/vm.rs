@@ -451,10 +451,6 @@ impl Vm<'_, '_, '_, '_> {
         self.stack.pop().unwrap_or(Value::Null)
     }
 
-    fn name(&self, n: u32) -> &str {
-        self.p.names.get(n as usize).map_or("", |s| s)
-    }
-
     /// Prints a value (`null` prints nothing, as in API Gateway).
     #[inline]
     fn emit(&mut self, v: &Value, sink: &mut Sink<'_>) -> Result<(), TemplateError> {
@@ -566,7 +562,7 @@ impl Vm<'_, '_, '_, '_> {
     ) -> Result<(), TemplateError> {
         let recv = self.pop();
         let p = self.p;
-        let name = p.names.get(n as usize).map_or("", |s| s);
+        let name = name_of(p, n);
         let request = self.env.request;
         let field = match recv {
             Value::Builtin(Builtin::Context) => super::context_field(&request.context, name)
@@ -616,7 +612,7 @@ impl Vm<'_, '_, '_, '_> {
             .chains
             .get(start as usize..start as usize + len as usize)
             .unwrap_or(&[]);
-        let name = |n: u32| p.names.get(n as usize).map_or("", |s| s);
+        let name = |n: u32| name_of(p, n);
         let root = self.slots.get(slot as usize).unwrap_or(&Value::Null);
         let mut rest = chain;
         let mut v = match root {
@@ -676,7 +672,7 @@ impl Vm<'_, '_, '_, '_> {
 
     fn call(&mut self, name: u32, argc: u32) -> Result<(), TemplateError> {
         let at = self.stack.len().saturating_sub(argc as usize);
-        let name = self.p.names.get(name as usize).map_or("", |s| s);
+        let name = name_of(self.p, name);
         // Receiver and arguments are read in place on the stack, then dropped.
         let v = {
             let (head, args) = self.stack.split_at(at);
@@ -688,32 +684,26 @@ impl Vm<'_, '_, '_, '_> {
             )
         };
         self.stack.truncate(at.saturating_sub(1));
-        if let Value::Str(s) = &v {
-            if s.len() > MAX_OUTPUT_BYTES {
-                return Err(too_large());
-            }
-        }
-        self.stack.push(v);
+        self.stack.push(within_cap(v)?);
         Ok(())
     }
 
-    fn input_path(&mut self, i: u32) {
+    /// JSONPath `i` of the program over the body (`$input.path` / `$input.json`).
+    fn eval_path(&mut self, i: u32) -> Value {
         let root = self.env.json_root();
-        let v = self
-            .p
+        self.p
             .paths
             .get(i as usize)
-            .map_or(Value::Null, |path| path.eval(&root));
+            .map_or(Value::Null, |path| path.eval(&root))
+    }
+
+    fn input_path(&mut self, i: u32) {
+        let v = self.eval_path(i);
         self.stack.push(v);
     }
 
     fn input_json(&mut self, i: u32, emit: bool, sink: &mut Sink<'_>) -> Result<(), TemplateError> {
-        let root = self.env.json_root();
-        let v = self
-            .p
-            .paths
-            .get(i as usize)
-            .map_or(Value::Null, |path| path.eval(&root));
+        let v = self.eval_path(i);
         if emit {
             // Printed right away: written once, without a string value.
             if v.is_null() {
@@ -756,7 +746,7 @@ impl Vm<'_, '_, '_, '_> {
             return Ok(());
         }
         let ctx = self.slots[SLOT_CONTEXT as usize].clone();
-        let name = self.p.names.get(name as usize).map_or("", |s| s);
+        let name = name_of(self.p, name);
         let v = if identity {
             let id = builtins::property(&mut self.env, &ctx, "identity");
             builtins::property(&mut self.env, &id, name)
@@ -842,15 +832,7 @@ impl Vm<'_, '_, '_, '_> {
             BinOp::Ge => Value::Bool(ord().is_some_and(|o| o.is_ge())),
             BinOp::And => Value::Bool(a.truthy() && b.truthy()),
             BinOp::Or => Value::Bool(a.truthy() || b.truthy()),
-            _ => {
-                let v = arith(op, &a, &b);
-                if let Value::Str(s) = &v {
-                    if s.len() > MAX_OUTPUT_BYTES {
-                        return Err(too_large());
-                    }
-                }
-                v
-            }
+            _ => within_cap(arith(op, &a, &b))?,
         };
         self.stack.push(v);
         Ok(())
@@ -861,7 +843,7 @@ impl Vm<'_, '_, '_, '_> {
         let recv = self.pop();
         if !v.is_null() {
             if let Value::Map(m) = &*recv.norm() {
-                let name = self.name(n);
+                let name = name_of(self.p, n);
                 m.entries.borrow_mut().insert(name.into(), v);
             }
         }
@@ -940,6 +922,20 @@ fn close_loop(loops: &mut Vec<Loop>, slots: &mut [Value]) -> usize {
     slots[SLOT_FOREACH as usize] = l.saved_foreach;
     slots[SLOT_VELOCITY_COUNT as usize] = l.saved_count;
     l.exit as usize
+}
+
+/// Name `n` of the program's name table.
+fn name_of(p: &Program, n: u32) -> &str {
+    p.names.get(n as usize).map_or("", |s| s)
+}
+
+/// A string value a template built (call result, `+` of strings) past the output cap is an
+/// error, like output past it.
+fn within_cap(v: Value) -> Result<Value, TemplateError> {
+    match &v {
+        Value::Str(s) if s.len() > MAX_OUTPUT_BYTES => Err(too_large()),
+        _ => Ok(v),
+    }
 }
 
 fn too_large() -> TemplateError {
