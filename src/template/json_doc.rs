@@ -520,7 +520,7 @@ impl Builder<'_> {
         }
         let raw = self.t.get(start..j).ok_or(())?;
         let from = self.text.len();
-        if !unescape_simple(raw, &mut self.text) {
+        if unescape_simple(raw, &mut self.text).is_none() {
             // `\u` escapes (surrogate pairs and their errors) and invalid escapes: serde_json
             // decides.
             self.text.truncate(from);
@@ -670,13 +670,9 @@ impl Builder<'_> {
 }
 
 /// Appends the text of string content `raw` (between the quotes) whose escapes are all of
-/// the one-character kind (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`) to `out`; false
+/// the one-character kind (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`) to `out`; `None`
 /// (with part of it appended) for a `\u` or an invalid escape.
-fn unescape_simple(raw: &str, out: &mut String) -> bool {
-    unescape_simple_into(raw, out).is_some()
-}
-
-fn unescape_simple_into(raw: &str, out: &mut String) -> Option<()> {
+fn unescape_simple(raw: &str, out: &mut String) -> Option<()> {
     let b = raw.as_bytes();
     out.reserve(raw.len());
     // A byte loop: escapes are frequent in JSON-in-JSON, where a search call per escape
