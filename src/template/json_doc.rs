@@ -1091,6 +1091,22 @@ impl Doc {
 mod tests {
     use super::*;
 
+    /// A xorshift64 stream from a fixed seed: generated cases are the same on every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
     fn json(text: &str) -> String {
         let v = parse_value(text.as_bytes()).unwrap();
         let mut s = String::new();
@@ -1209,13 +1225,8 @@ mod tests {
             "{ \"\u{e9} k\" : [ 1, 2.5, \"a b\", -3 ],\n  \"c\" :\t{ \"d\": null } }",
         ];
         let alphabet = b"{}[],: \"0a-.e\\t";
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut next = |n: usize| rng.below(n);
         for round in 0..20_000 {
             let mut doc = seeds[round % seeds.len()].as_bytes().to_vec();
             for _ in 0..1 + next(3) {
@@ -1265,11 +1276,9 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let mut x: u64 = 88172645463325252;
+        let mut rng = Rng(88172645463325252);
         for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next();
             let int = x % 10_000_000;
             let frac_len = (x >> 40) % 12 + 1;
             let frac = (x >> 8) % 10u64.pow(frac_len as u32);
@@ -1310,15 +1319,10 @@ mod tests {
     #[test]
     fn block_scans_agree_with_bytewise_scans() {
         let alphabet = b"ab \"\\\n\t\x01\x1f\x7f\x80\xe9 ";
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         for _ in 0..5_000 {
             let text: Vec<u8> = (0..40)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    alphabet[(x % alphabet.len() as u64) as usize]
-                })
+                .map(|_| alphabet[rng.below(alphabet.len())])
                 .collect();
             for i in 0..text.len() {
                 let stop = text[i..].iter().position(|&c| is_string_stop(c));
@@ -1387,11 +1391,9 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         for _ in 0..50_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next();
             let int = match x % 4 {
                 0 => 0,
                 1 => (x >> 3) % 100,
