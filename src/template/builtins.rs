@@ -184,7 +184,11 @@ fn arg_text(args: &[Value], i: usize) -> Option<std::borrow::Cow<'_, str>> {
         None | Some(Value::Null) => None,
         Some(Value::Str(s)) => Some(Cow::Borrowed(s)),
         Some(Value::Json(j)) if j.doc.is_str(j.node) => Some(Cow::Borrowed(j.doc.str(j.node))),
-        Some(v) => Some(Cow::Owned(v.to_display().to_string())),
+        Some(v) => {
+            let mut s = String::with_capacity(v.size_hint());
+            v.write_display(&mut s);
+            Some(Cow::Owned(s))
+        }
     }
 }
 
