@@ -158,6 +158,75 @@ fn is_string_stop(c: u8) -> bool {
     c == b'"' || c == b'\\' || c < 0x20
 }
 
+/// Appends the bytes of `t` from `j` up to the next string stop (see [`string_stops`]) to
+/// `out` and returns the stop's index (or `t.len()`).
+///
+/// Why not `push_str`: in JSON-in-JSON an escape comes every few bytes, and a copy call per
+/// run cost more than the rest of the decoding. Each block of 16 bytes is stored whole into
+/// `out`'s spare capacity and only the bytes before the stop are kept.
+#[cfg(target_arch = "x86_64")]
+fn copy_run(out: &mut String, t: &str, mut j: usize) -> usize {
+    let b = t.as_bytes();
+    // SAFETY: only bytes of `t` up to a string stop (an ASCII byte) are committed, so what
+    // `out` keeps is whole UTF-8 sequences of a `str`.
+    let v = unsafe { out.as_mut_vec() };
+    while let Some(chunk) = b.get(j..j.saturating_add(16)) {
+        let (Ok(block), Some((n, stop))) = (<[u8; 16]>::try_from(chunk), string_scan16(b, j))
+        else {
+            break;
+        };
+        v.reserve(16);
+        let len = v.len();
+        // One 16-byte store (a copy of the slice's length became a `memcpy` call).
+        let Some(dst) = v
+            .spare_capacity_mut()
+            .get_mut(..16)
+            .and_then(|d| <&mut [std::mem::MaybeUninit<u8>; 16]>::try_from(d).ok())
+        else {
+            break;
+        };
+        *dst = block.map(std::mem::MaybeUninit::new);
+        // SAFETY: `n <= 16` bytes past `len` were just written, within the reserved capacity.
+        unsafe { v.set_len(len + n) };
+        j += n;
+        if stop {
+            return j;
+        }
+    }
+    let end = string_stop(b, j);
+    out.push_str(t.get(j..end).unwrap_or(""));
+    end
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn copy_run(out: &mut String, t: &str, j: usize) -> usize {
+    let end = string_stop(t.as_bytes(), j);
+    out.push_str(t.get(j..end).unwrap_or(""));
+    end
+}
+
+/// Index of the first string stop (see [`string_stops`]) at or after `j`, or `b.len()`:
+/// a block at a time while the text lasts, then byte by byte.
+#[inline(always)]
+fn string_stop(b: &[u8], mut j: usize) -> usize {
+    loop {
+        match string_scan16(b, j) {
+            Some((n, stop)) => {
+                j += n;
+                if stop {
+                    return j;
+                }
+            }
+            None => {
+                while b.get(j).is_some_and(|&c| !is_string_stop(c)) {
+                    j += 1;
+                }
+                return j;
+            }
+        }
+    }
+}
+
 /// Powers of ten serde_json divides by (exact as `f64` up to 1e22).
 const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -248,11 +317,71 @@ pub enum Parsed {
     Fallback,
 }
 
+/// `text` as a `str`. Bodies are mostly ASCII, which is checked 16 bytes at a time;
+/// anything else goes to `std::str::from_utf8` (whose fixed cost was a tenth of parsing a
+/// 60-byte body).
+fn utf8(text: &[u8]) -> Option<&str> {
+    if is_ascii(text) {
+        // SAFETY: every byte is below 0x80, and ASCII is UTF-8.
+        return Some(unsafe { std::str::from_utf8_unchecked(text) });
+    }
+    std::str::from_utf8(text).ok()
+}
+
+#[cfg(target_arch = "x86_64")]
+fn is_ascii(b: &[u8]) -> bool {
+    use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128};
+    let load = |block: &[u8], at: usize| -> Option<__m128i> {
+        let bytes: &[u8; 16] = block.get(at..at + 16)?.try_into().ok()?;
+        // SAFETY: SSE2 is part of the x86_64 baseline; `bytes` is 16 readable bytes and
+        // the load is unaligned.
+        Some(unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) })
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline (register-only operations).
+    let high = |v: __m128i| unsafe { _mm_movemask_epi8(v) != 0 };
+    // SAFETY: as above.
+    let or = |a: __m128i, b: __m128i| unsafe { _mm_or_si128(a, b) };
+    // 64 bytes a round: four loads folded into one test.
+    let mut rounds = b.chunks_exact(64);
+    for r in &mut rounds {
+        let (Some(w), Some(x), Some(y), Some(z)) =
+            (load(r, 0), load(r, 16), load(r, 32), load(r, 48))
+        else {
+            return false;
+        };
+        if high(or(or(w, x), or(y, z))) {
+            return false;
+        }
+    }
+    let mut blocks = rounds.remainder().chunks_exact(16);
+    for block in &mut blocks {
+        if load(block, 0).is_none_or(high) {
+            return false;
+        }
+    }
+    let rest = blocks.remainder();
+    match b.len().checked_sub(16) {
+        // The last 16 bytes again, overlapping blocks already seen.
+        Some(from) if !rest.is_empty() => load(b, from).is_some_and(|v| !high(v)),
+        _ => rest.is_ascii(),
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn is_ascii(b: &[u8]) -> bool {
+    b.is_ascii()
+}
+
 /// Parses `text` as one JSON document.
 pub fn parse(text: &[u8]) -> Parsed {
-    let Ok(s) = std::str::from_utf8(text) else {
-        return Parsed::Invalid;
-    };
+    match utf8(text) {
+        Some(s) => parse_str(s),
+        None => Parsed::Invalid,
+    }
+}
+
+/// [`parse`] of text already known to be UTF-8 (`$util.parseJson`'s argument).
+pub fn parse_str(s: &str) -> Parsed {
     // The tape addresses the text (the body and at most as many decoded bytes) with u32
     // offsets; the gateway's body limit is far below.
     if s.len() > (u32::MAX / 2) as usize {
@@ -293,7 +422,16 @@ pub fn parse(text: &[u8]) -> Parsed {
 
 /// Parses `text` into a [`Value`], `None` when it is not JSON.
 pub fn parse_value(text: &[u8]) -> Option<Value> {
-    match parse(text) {
+    value_of(parse(text), text)
+}
+
+/// [`parse_value`] of a `str`.
+pub fn parse_str_value(text: &str) -> Option<Value> {
+    value_of(parse_str(text), text.as_bytes())
+}
+
+fn value_of(parsed: Parsed, text: &[u8]) -> Option<Value> {
+    match parsed {
         Parsed::Value(v) => Some(v),
         Parsed::Invalid => None,
         Parsed::Fallback => serde_json::from_slice::<serde_json::Value>(text)
@@ -458,24 +596,7 @@ impl Builder<'_> {
     #[inline(always)]
     fn string(&mut self, key: bool) -> R {
         let start = self.i + 1;
-        let mut j = start;
-        // A block at a time while the text lasts, then byte by byte.
-        loop {
-            match string_scan16(self.b, j) {
-                Some((n, stop)) => {
-                    j += n;
-                    if stop {
-                        break;
-                    }
-                }
-                None => {
-                    while self.b.get(j).is_some_and(|&c| !is_string_stop(c)) {
-                        j += 1;
-                    }
-                    break;
-                }
-            }
-        }
+        let j = string_stop(self.b, start);
         match self.b.get(j) {
             Some(b'"') => {}
             Some(b'\\') => return self.escaped_string(start, j, key),
@@ -493,22 +614,34 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// The rest of a string from its first escape at `j`: finds the closing quote and appends
-    /// the decoded value to the text.
+    /// The rest of a string from its first escape at `j`: decodes it onto the end of the
+    /// text while finding the closing quote (one pass: in JSON-in-JSON an escape comes every
+    /// few bytes, and a second pass to decode cost more than the scan).
     #[inline(never)]
     fn escaped_string(&mut self, start: usize, mut j: usize, key: bool) -> R {
+        let b = self.b;
+        let from = self.text.len();
+        self.text.push_str(self.t.get(start..j).ok_or(())?);
         loop {
-            match self.b.get(j) {
+            // `j` is at a stop: the closing quote, an escape, or what ends the string badly.
+            match b.get(j) {
                 Some(b'"') => break,
-                Some(b'\\') => j += 2,
-                Some(&c) if c >= 0x20 => {
-                    j += 1;
-                    while let Some((n, stop)) = string_scan16(self.b, j) {
-                        j += n;
-                        if stop {
-                            break;
-                        }
-                    }
+                Some(b'\\') => {
+                    let c = match b.get(j + 1) {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        // `\u` escapes (surrogate pairs and their errors) and invalid
+                        // escapes: serde_json decides.
+                        _ => return self.unicode_string(start, j, key, from),
+                    };
+                    self.text.push(c);
+                    j = copy_run(&mut self.text, self.t, j + 2);
                 }
                 // End of text, or a raw control character (serde_json rejects those).
                 _ => return Err(()),
@@ -518,16 +651,32 @@ impl Builder<'_> {
         if key {
             self.fallback = true;
         }
-        let raw = self.t.get(start..j).ok_or(())?;
-        let from = self.text.len();
-        if unescape_simple(raw, &mut self.text).is_none() {
-            // `\u` escapes (surrogate pairs and their errors) and invalid escapes: serde_json
-            // decides.
-            self.text.truncate(from);
-            let s = serde_json::from_str::<String>(self.t.get(start - 1..=j).ok_or(())?)
-                .map_err(|_| ())?;
-            self.text.push_str(&s);
+        let to = self.text.len();
+        self.push(Kind::EscStr, start, j, ((from as u64) << 32) | to as u64);
+        Ok(())
+    }
+
+    /// A string with a `\u` (or invalid) escape at or after `j`: finds its closing quote and
+    /// has serde_json decode it, replacing what [`Self::escaped_string`] decoded from `from`.
+    #[cold]
+    fn unicode_string(&mut self, start: usize, mut j: usize, key: bool, from: usize) -> R {
+        loop {
+            match self.b.get(j) {
+                Some(b'"') => break,
+                Some(b'\\') => j = string_stop(self.b, j + 2),
+                Some(&c) if c >= 0x20 => j = string_stop(self.b, j + 1),
+                // End of text, or a raw control character (serde_json rejects those).
+                _ => return Err(()),
+            }
         }
+        self.i = j + 1;
+        if key {
+            self.fallback = true;
+        }
+        self.text.truncate(from);
+        let s =
+            serde_json::from_str::<String>(self.t.get(start - 1..=j).ok_or(())?).map_err(|_| ())?;
+        self.text.push_str(&s);
         let to = self.text.len();
         self.push(Kind::EscStr, start, j, ((from as u64) << 32) | to as u64);
         Ok(())
@@ -669,39 +818,6 @@ impl Builder<'_> {
     }
 }
 
-/// Appends the text of string content `raw` (between the quotes) whose escapes are all of
-/// the one-character kind (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`) to `out`; `None`
-/// (with part of it appended) for a `\u` or an invalid escape.
-fn unescape_simple(raw: &str, out: &mut String) -> Option<()> {
-    let b = raw.as_bytes();
-    out.reserve(raw.len());
-    // A byte loop: escapes are frequent in JSON-in-JSON, where a search call per escape
-    // costs more than the bytes between them.
-    let (mut i, mut run) = (0, 0);
-    while let Some(&c) = b.get(i) {
-        if c != b'\\' {
-            i += 1;
-            continue;
-        }
-        out.push_str(raw.get(run..i)?);
-        out.push(match b.get(i + 1)? {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            _ => return None,
-        });
-        i += 2;
-        run = i;
-    }
-    out.push_str(raw.get(run..)?);
-    Some(())
-}
-
 /// Whether Java prints number literal `b` (an integer, or a float when `float`) exactly as
 /// written. Integers: no `-0` (it prints `0`). Floats: `int.frac` in Java's plain range
 /// (1e-3 to 1e7), no trailing zero after the first fraction digit, at most 15 significant
@@ -795,12 +911,14 @@ impl Doc {
     }
 
     /// What a template prints for node `i`, read off the body without making a value: a
-    /// string's value, or a number's source text when that is exactly what Java prints
-    /// for it (`249.99`, `42`); `None` for anything else (`1.50`, `1e3`, containers...).
+    /// string's value, a boolean, or a number's source text when that is exactly what Java
+    /// prints for it (`249.99`, `42`); `None` for anything else (`1.50`, `1e3`, containers...).
     pub fn printed_text(&self, i: u32) -> Option<&str> {
         let n = self.node(i);
         match n.kind {
             Kind::Str | Kind::EscStr => Some(self.str(i)),
+            Kind::True => Some("true"),
+            Kind::False => Some("false"),
             Kind::Int | Kind::Float => {
                 let t = self.text.get(n.start as usize..n.end as usize)?;
                 prints_as_written(t.as_bytes(), n.kind == Kind::Float).then_some(t)
@@ -1313,6 +1431,23 @@ mod tests {
                 ),
                 "{n}"
             );
+        }
+    }
+
+    #[test]
+    fn the_ascii_check_agrees_with_std() {
+        // Every length across the 64- and 16-byte rounds, with a non-ASCII byte (a valid
+        // two-byte sequence, or an invalid byte) at every position.
+        for len in 0..140 {
+            let ascii = vec![b'a'; len];
+            assert_eq!(utf8(&ascii), std::str::from_utf8(&ascii).ok(), "{len}");
+            for at in 0..len {
+                for bad in [&[0xc3u8, 0xa9][..], &[0xff][..]] {
+                    let mut text = ascii.clone();
+                    text.splice(at..at + 1, bad.iter().copied());
+                    assert_eq!(utf8(&text), std::str::from_utf8(&text).ok(), "{len} {at}");
+                }
+            }
         }
     }
 

@@ -462,6 +462,7 @@ impl Vm<'_, '_, '_, '_> {
                 let mut b = itoa::Buffer::new();
                 sink.write(b.format(*i).as_bytes())
             }
+            Value::Bool(b) => sink.write(if *b { b"true" } else { b"false" }),
             other => {
                 self.scratch.clear();
                 self.scratch.reserve(other.size_hint());
