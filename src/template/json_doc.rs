@@ -504,9 +504,34 @@ impl Builder<'_> {
             Some(b't') => self.literal(b"true", Kind::True),
             Some(b'f') => self.literal(b"false", Kind::False),
             Some(b'n') => self.literal(b"null", Kind::Null),
-            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b'1'..=b'9') => self.small_int(),
+            Some(b'-' | b'0') => self.number(),
             _ => Err(()),
         }
+    }
+
+    /// A positive integer of at most [`MAX_FAST_DIGITS`] digits (most numbers in a body),
+    /// read without [`Self::number`]'s cases; anything else is handed to it.
+    #[inline(always)]
+    fn small_int(&mut self) -> R {
+        let (b, start) = (self.b, self.i);
+        let mut j = start;
+        let mut n: u64 = 0;
+        while let Some(&c) = b.get(j)
+            && c.is_ascii_digit()
+        {
+            n = n.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+            j += 1;
+        }
+        let ends = !b
+            .get(j)
+            .is_some_and(|c| matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'));
+        if !ends || j - start > MAX_FAST_DIGITS {
+            return self.number();
+        }
+        self.i = j;
+        self.push(Kind::Int, start, j, n);
+        Ok(())
     }
 
     fn literal(&mut self, word: &[u8], kind: Kind) -> R {
