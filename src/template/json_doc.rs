@@ -282,7 +282,7 @@ pub struct Doc {
     /// A copy of the body (values outlive the request's buffer), then the decoded values of
     /// strings with escapes, one after another (one buffer rather than a string each).
     /// `text` and `nodes` are per-thread spares ([`scratch`]), given back when the document
-    /// is dropped.
+    /// is dropped, or kept in it when the whole document is kept ([`recycle_parsed`]).
     text: String,
     nodes: Vec<Node>,
     materialized: RefCell<Converted>,
@@ -291,6 +291,10 @@ pub struct Doc {
 thread_local! {
     static NODES: RefCell<Vec<Vec<Node>>> = const { RefCell::new(Vec::new()) };
     static TEXT: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    /// Empty documents (with their buffers) ready for the next parse.
+    static SPARE_DOCS: RefCell<Vec<Rc<Doc>>> = const { RefCell::new(Vec::new()) };
+    /// Documents parsed since the last [`recycle_parsed`].
+    static PARSED: RefCell<Vec<Rc<Doc>>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Drop for Doc {
@@ -387,9 +391,18 @@ pub fn parse_str(s: &str) -> Parsed {
     if s.len() > (u32::MAX / 2) as usize {
         return Parsed::Invalid;
     }
-    let mut nodes = scratch::take(&NODES);
+    let mut doc = spare_doc();
+    let (mut nodes, mut text) = match Rc::get_mut(&mut doc) {
+        Some(d) => (std::mem::take(&mut d.nodes), std::mem::take(&mut d.text)),
+        None => (Vec::new(), String::new()),
+    };
+    if nodes.capacity() == 0 {
+        nodes = scratch::take(&NODES);
+    }
+    if text.capacity() == 0 {
+        text = scratch::take(&TEXT);
+    }
     nodes.reserve(s.len() / 6 + 4);
-    let mut text = scratch::take(&TEXT);
     text.push_str(s);
     let mut b = Builder {
         t: s,
@@ -412,12 +425,73 @@ pub fn parse_str(s: &str) -> Parsed {
             Parsed::Invalid
         };
     }
-    let doc = Rc::new(Doc {
-        text: b.text,
-        nodes: b.nodes,
-        materialized: RefCell::new(Converted::default()),
+    match Rc::get_mut(&mut doc) {
+        Some(d) => {
+            d.text = b.text;
+            d.nodes = b.nodes;
+        }
+        None => {
+            doc = Rc::new(Doc {
+                text: b.text,
+                nodes: b.nodes,
+                materialized: RefCell::new(Converted::default()),
+            });
+        }
+    }
+    let root = Doc::value(&doc, 0);
+    // Registered for `recycle_parsed` (bounded: a thread keeps at most this many).
+    let _ = PARSED.try_with(|p| {
+        if let Ok(mut p) = p.try_borrow_mut()
+            && p.len() < scratch::MAX_SPARES
+            && doc.kept_bytes() <= scratch::MAX_KEPT_BYTES
+        {
+            p.push(doc);
+        }
     });
-    Parsed::Value(Doc::value(&doc, 0))
+    Parsed::Value(root)
+}
+
+/// An empty document from the thread's spares, or a new one.
+fn spare_doc() -> Rc<Doc> {
+    SPARE_DOCS
+        .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| {
+            Rc::new(Doc {
+                text: String::new(),
+                nodes: Vec::new(),
+                materialized: RefCell::new(Converted::default()),
+            })
+        })
+}
+
+/// Called when a render is over (its values dropped): each document parsed since the
+/// last call that nothing holds any more is emptied and kept, with its buffers, for the
+/// next parse on this thread. Why: a render of a small body spent a tenth of its time
+/// allocating and freeing the document and handing its buffers back and forth.
+pub fn recycle_parsed() {
+    while let Some(mut doc) = PARSED
+        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()))
+        .ok()
+        .flatten()
+    {
+        let Some(d) = Rc::get_mut(&mut doc) else {
+            // Still in use (kept in the render state): it is freed whenever that ends.
+            continue;
+        };
+        d.nodes.clear();
+        d.text.clear();
+        // Converted containers may hold other documents: dropped here, outside the borrow.
+        d.materialized.get_mut().clear();
+        let _ = SPARE_DOCS.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut()
+                && s.len() < scratch::MAX_SPARES
+            {
+                s.push(doc);
+            }
+        });
+    }
 }
 
 /// Parses `text` into a [`Value`], `None` when it is not JSON.
@@ -876,6 +950,11 @@ fn prints_as_written(b: &[u8], float: bool) -> bool {
 }
 
 impl Doc {
+    /// Bytes of buffer the document holds.
+    fn kept_bytes(&self) -> usize {
+        self.text.capacity() + self.nodes.capacity() * size_of::<Node>()
+    }
+
     fn node(&self, i: u32) -> Node {
         self.nodes.get(i as usize).copied().unwrap_or(Node {
             kind: Kind::Null,
@@ -1457,6 +1536,32 @@ mod tests {
                 "{n}"
             );
         }
+    }
+
+    #[test]
+    fn documents_are_reused_only_once_nothing_holds_them() {
+        let root = |v: &Option<Value>| match v {
+            Some(Value::Json(j)) => Rc::as_ptr(&j.doc),
+            _ => panic!("not a document"),
+        };
+        recycle_parsed();
+        let held = parse_value(br#"{"a": "held"}"#);
+        let held_doc = root(&held);
+        recycle_parsed();
+        // Still held: the next parse gets another document, and the held one is intact.
+        let other = parse_value(br#"{"a": "other"}"#);
+        assert_ne!(root(&other), held_doc);
+        let other_doc = root(&other);
+        drop(other);
+        recycle_parsed();
+        let again = parse_value(br#"{"b": [1, 2]}"#);
+        assert_eq!(root(&again), other_doc, "a free document is reused");
+        let mut printed = String::new();
+        held.unwrap().write_display(&mut printed);
+        assert_eq!(printed, "{a=held}");
+        let mut printed = String::new();
+        again.unwrap().write_display(&mut printed);
+        assert_eq!(printed, "{b=[1,2]}");
     }
 
     #[test]

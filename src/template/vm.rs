@@ -49,6 +49,16 @@ thread_local! {
     static SLOTS: RefCell<Vec<Vec<Value>>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Hands the documents a render parsed back to the thread's spares when it ends, however
+/// it ends ([`json_doc::recycle_parsed`]).
+struct RecycleDocs;
+
+impl Drop for RecycleDocs {
+    fn drop(&mut self) {
+        json_doc::recycle_parsed();
+    }
+}
+
 /// A render's variable slots, given back to the thread's spares however the render ends
 /// (declared before the `Vm` that borrows them, so dropped after it).
 struct SlotBuf(Vec<Value>);
@@ -215,6 +225,9 @@ pub fn run(
     state: &mut RenderState,
     out: &mut Vec<u8>,
 ) -> Result<(), TemplateError> {
+    // Declared first, so dropped last: after the slots, the stack and the environment,
+    // the documents this render parsed are free to be kept for the next one.
+    let _recycle = RecycleDocs;
     // Variable slots from the thread's spares, as many as the program has (a fixed array
     // on the stack cost a write and a drop for each of its entries, used or not).
     let mut slot_buf = SlotBuf(scratch::take(&SLOTS));
