@@ -574,7 +574,7 @@ impl Builder<'_> {
         match self.b.get(self.i) {
             Some(b'{') => self.object(depth),
             Some(b'[') => self.array(depth),
-            Some(b'"') => self.string(false),
+            Some(b'"') => self.string(),
             Some(b't') => self.literal(b"true", Kind::True),
             Some(b'f') => self.literal(b"false", Kind::False),
             Some(b'n') => self.literal(b"null", Kind::Null),
@@ -693,24 +693,51 @@ impl Builder<'_> {
     // Inlined: most strings are short and escape-free, and the call cost as much as the
     // scan. Strings with escapes continue in `escaped_string`.
     #[inline(always)]
-    fn string(&mut self, key: bool) -> R {
+    fn string(&mut self) -> R {
         let start = self.i + 1;
         let j = string_stop(self.b, start);
         match self.b.get(j) {
             Some(b'"') => {}
-            Some(b'\\') => return self.escaped_string(start, j, key),
+            Some(b'\\') => return self.escaped_string(start, j, false),
             // End of text, or a raw control character (serde_json rejects those).
             _ => return Err(()),
         }
         self.i = j + 1;
-        // Only keys carry a signature: only keys are compared.
-        let sig = if key {
-            signature_at(self.b, start, j)
-        } else {
-            0
-        };
-        self.push(Kind::Str, start, j, sig);
+        self.push(Kind::Str, start, j, 0);
         Ok(())
+    }
+
+    /// An object's key (the reader at its opening quote), pushed with its object `me` and
+    /// its [`signature`] (only keys carry one: only keys are compared), which it returns.
+    #[inline(always)]
+    fn key(&mut self, me: usize) -> Result<u64, ()> {
+        let start = self.i + 1;
+        let j = string_stop(self.b, start);
+        match self.b.get(j) {
+            Some(b'"') => {}
+            Some(b'\\') => {
+                // The document goes to serde_json (`Parsed::Fallback`); the tape only has
+                // to stay well formed until then.
+                let at = self.nodes.len();
+                self.escaped_string(start, j, true)?;
+                if let Some(k) = self.nodes.get_mut(at) {
+                    k.next = me as u32;
+                }
+                return Ok(0);
+            }
+            // End of text, or a raw control character (serde_json rejects those).
+            _ => return Err(()),
+        }
+        self.i = j + 1;
+        let sig = signature_at(self.b, start, j);
+        self.nodes.push(Node {
+            kind: Kind::Str,
+            start: start as u32,
+            end: j as u32,
+            next: me as u32,
+            payload: sig,
+        });
+        Ok(sig)
     }
 
     /// The rest of a string from its first escape at `j`: decodes it onto the end of the
@@ -832,12 +859,8 @@ impl Builder<'_> {
                     return Err(());
                 }
                 let key = self.nodes.len();
-                self.string(true)?;
-                if let Some(k) = self.nodes.get_mut(key) {
-                    k.next = me as u32;
-                }
+                let sig = self.key(me)?;
                 if count < PAIRWISE_DUP_CHECK as u64 {
-                    let sig = self.nodes.get(key).map_or(0, |k| k.payload);
                     let bit = 1u64 << (sig.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58);
                     if bloom & bit != 0 && self.is_duplicate_key(me, key) {
                         self.fallback = true;
