@@ -269,8 +269,8 @@ pub fn run(
         pc += 1;
         // Instructions that produce a value printed right away print it themselves and
         // skip the `Emit`, so strings go from the request or the body to the output
-        // without becoming values.
-        let emit_next = matches!(code.get(pc), Some(Instr::Emit));
+        // without becoming values (looked up only by those instructions).
+        let emit_next = || matches!(code.get(pc), Some(Instr::Emit));
         match ins {
             Instr::Text(s, e) => {
                 // Spans end at ASCII delimiters, so they are whole UTF-8 sequences.
@@ -283,13 +283,15 @@ pub fn run(
                 vm.emit(&v, &mut sink)?;
             }
             Instr::Path { slot, start, len } => {
-                vm.path(slot, start, len, emit_next, &mut sink)?;
-                pc += usize::from(emit_next);
+                let emit = emit_next();
+                vm.path(slot, start, len, emit, &mut sink)?;
+                pc += usize::from(emit);
             }
             Instr::Attr(n) => {
                 let next_attr = matches!(code.get(pc), Some(Instr::Attr(_)));
-                vm.attr(n, next_attr, emit_next, &mut sink)?;
-                pc += usize::from(emit_next);
+                let emit = emit_next();
+                vm.attr(n, next_attr, emit, &mut sink)?;
+                pc += usize::from(emit);
             }
             Instr::Load(slot) => {
                 let next_attr = matches!(code.get(pc), Some(Instr::Attr(_)));
@@ -325,17 +327,20 @@ pub fn run(
                 name,
                 identity,
             } => {
-                vm.context_field(field, name, identity, emit_next, &mut sink)?;
-                pc += usize::from(emit_next);
+                let emit = emit_next();
+                vm.context_field(field, name, identity, emit, &mut sink)?;
+                pc += usize::from(emit);
             }
             Instr::InputParam(k) => {
-                vm.input_param(k, emit_next, &mut sink)?;
-                pc += usize::from(emit_next);
+                let emit = emit_next();
+                vm.input_param(k, emit, &mut sink)?;
+                pc += usize::from(emit);
             }
             Instr::InputPath(i) => vm.input_path(i),
             Instr::InputJson(i) => {
-                vm.input_json(i, emit_next, &mut sink)?;
-                pc += usize::from(emit_next);
+                let emit = emit_next();
+                vm.input_json(i, emit, &mut sink)?;
+                pc += usize::from(emit);
             }
             Instr::Call { name, argc } => vm.call(name, argc)?,
             Instr::Const(k) => vm.constant(k),
