@@ -23,6 +23,9 @@ pub const PREDEFINED: [&str; 6] = [
     "velocityCount",
 ];
 
+/// The properties of `$foreach` that [`Instr::LoopProp`] reads.
+pub const LOOP_PROPS: [&str; 5] = ["hasNext", "index", "count", "first", "last"];
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Instr {
     /// Emit `source[start..end]`.
@@ -49,6 +52,9 @@ pub enum Instr {
         start: u32,
         len: u32,
     },
+    /// `$foreach.<LOOP_PROPS[n]>`: the property of the innermost loop (or of whatever
+    /// `$foreach` was set to).
+    LoopProp(u32),
     /// Pop `argc` arguments and a receiver, push the result of method `name`.
     Call {
         name: u32,

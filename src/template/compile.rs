@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::ast::{Accessor, BinOp, Expr, Macro, Node, Reference, Span};
-use super::bytecode::{Const, Instr, PREDEFINED, Program};
+use super::bytecode::{Const, Instr, LOOP_PROPS, PREDEFINED, Program, SLOT_FOREACH};
 use super::error::{ErrorKind, TemplateError};
 use super::json_path::JsonPath;
 
@@ -145,7 +145,7 @@ impl Compiler<'_> {
             } => {
                 let mut to_end = Vec::new();
                 for (cond, body) in branches {
-                    self.cond(cond)?;
+                    self.cond(cond, true)?;
                     let skip = self.emit(Instr::JumpIfFalse(0))?;
                     self.nodes(body)?;
                     to_end.push(self.emit(Instr::Jump(0))?);
@@ -311,6 +311,17 @@ impl Compiler<'_> {
                 return Ok(());
             }
         }
+        // `$foreach.hasNext` and the like: read off the innermost loop in one instruction.
+        if s == SLOT_FOREACH
+            && let Some((Accessor::Property(n), tail)) = rest.split_first()
+            && let Some(k) = LOOP_PROPS.iter().position(|p| p == n)
+        {
+            self.emit(Instr::LoopProp(k as u32))?;
+            for a in tail {
+                self.accessor(a)?;
+            }
+            return Ok(());
+        }
         // `$var.a.b`: a template variable's leading properties resolve in one instruction.
         let props = rest
             .iter()
@@ -365,7 +376,10 @@ impl Compiler<'_> {
 
     /// A condition: Velocity 1.7 evaluates a bare non-boolean literal as false
     /// (`#if(1)`, `#if("a")` render nothing; verified against velocity-1.7.jar).
-    fn cond(&mut self, e: &Expr) -> Result<(), TemplateError> {
+    /// With `tested`, only the truth of the result is used (an `#if`'s `JumpIfFalse`), so
+    /// an operand is left as it is rather than made a boolean first: `ToBool` then
+    /// `JumpIfFalse` tests the same truth twice.
+    fn cond(&mut self, e: &Expr, tested: bool) -> Result<(), TemplateError> {
         match e {
             Expr::Str(_)
             | Expr::Interpolated(_)
@@ -378,23 +392,25 @@ impl Compiler<'_> {
                 self.emit(Instr::Const(k))?;
             }
             Expr::Not(inner) => {
-                self.cond(inner)?;
+                self.cond(inner, tested)?;
                 self.emit(Instr::Not)?;
             }
             Expr::Binary(op @ (BinOp::And | BinOp::Or), a, b) => {
-                self.cond(a)?;
+                self.cond(a, tested)?;
                 let j = self.emit(if *op == BinOp::And {
                     Instr::AndJump(0)
                 } else {
                     Instr::OrJump(0)
                 })?;
-                self.cond(b)?;
+                self.cond(b, tested)?;
                 let h = self.here();
                 self.patch(j, h);
             }
             _ => {
                 self.expr(e)?;
-                self.emit(Instr::ToBool)?;
+                if !tested {
+                    self.emit(Instr::ToBool)?;
+                }
             }
         }
         Ok(())
@@ -442,7 +458,7 @@ impl Compiler<'_> {
                 }
                 self.emit(Instr::MakeMap(entries.len() as u32))?;
             }
-            Expr::Not(_) | Expr::Binary(BinOp::And | BinOp::Or, ..) => self.cond(e)?,
+            Expr::Not(_) | Expr::Binary(BinOp::And | BinOp::Or, ..) => self.cond(e, false)?,
             Expr::Neg(inner) => {
                 self.expr(inner)?;
                 self.emit(Instr::Neg)?;

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::bytecode::{
-    Const, Instr, Program, SLOT_CONTEXT, SLOT_FOREACH, SLOT_INPUT, SLOT_STAGE_VARIABLES, SLOT_UTIL,
-    SLOT_VELOCITY_COUNT,
+    Const, Instr, LOOP_PROPS, Program, SLOT_CONTEXT, SLOT_FOREACH, SLOT_INPUT,
+    SLOT_STAGE_VARIABLES, SLOT_UTIL, SLOT_VELOCITY_COUNT,
 };
 use super::error::{ErrorKind, TemplateError};
 use super::scratch;
@@ -297,6 +297,11 @@ pub fn run(
                 let next_attr = matches!(code.get(pc), Some(Instr::Attr(_)));
                 vm.load(slot, next_attr);
             }
+            Instr::LoopProp(k) => {
+                let emit = emit_next();
+                vm.loop_prop(k, emit, &mut sink)?;
+                pc += usize::from(emit);
+            }
             Instr::ForNext => {
                 if let Some(exit) = vm.for_next(pc)? {
                     pc = exit;
@@ -559,6 +564,27 @@ impl Vm<'_, '_, '_, '_> {
             .cloned()
             .unwrap_or(Value::Null);
         self.stack.push(v);
+    }
+
+    /// `$foreach.<LOOP_PROPS[k]>`, computed from the loop's position without a lookup by
+    /// name (unless `$foreach` holds something else, which is asked by name).
+    #[inline]
+    fn loop_prop(&mut self, k: u32, emit: bool, sink: &mut Sink<'_>) -> Result<(), TemplateError> {
+        let v = match &self.slots[SLOT_FOREACH as usize] {
+            Value::Loop(l) => match k {
+                0 => Value::Bool(l.index + 1 < l.len),
+                1 => Value::Int(i64::from(l.index)),
+                2 => Value::Int(i64::from(l.index) + 1),
+                3 => Value::Bool(l.index == 0),
+                _ => Value::Bool(l.index + 1 == l.len),
+            },
+            other => {
+                let other = other.clone();
+                let name = LOOP_PROPS.get(k as usize).copied().unwrap_or("");
+                builtins::property(&mut self.env, &other, name)
+            }
+        };
+        self.give(v, emit, sink)
     }
 
     fn constant(&mut self, k: u32) {
