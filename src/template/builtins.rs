@@ -435,7 +435,7 @@ fn regex(env: &mut Env<'_, '_>, pattern: &str, whole: bool) -> Option<Rc<fancy_r
     } else {
         pattern.to_owned()
     };
-    if let Some(r) = env.regexes.get(&key) {
+    if let Some((_, r)) = env.regexes.iter().find(|(k, _)| *k == key) {
         return r.clone();
     }
     let src = if whole {
@@ -449,7 +449,7 @@ fn regex(env: &mut Env<'_, '_>, pattern: &str, whole: bool) -> Option<Rc<fancy_r
         .ok()
         .map(Rc::new);
     if env.regexes.len() < MAX_CACHED_REGEXES {
-        env.regexes.insert(key, r.clone());
+        env.regexes.push((key, r.clone()));
     }
     r
 }

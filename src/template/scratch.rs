@@ -1,5 +1,6 @@
-//! Per-thread spare buffers for rendering: the VM's stack, `#foreach` item lists, and a
-//! parsed body's tape and text.
+//! Per-thread spare buffers for rendering: a parsed body's tape and text here, and the
+//! helpers the VM's workspace (`vm::Workspace`: its stack, slots, `#foreach` item lists)
+//! uses to keep its buffers.
 //!
 //! Why: a render of a doc template made about six allocations, and with mimalloc's aligned
 //! entry point about a tenth of a short render went to allocating and freeing them. The
@@ -21,12 +22,16 @@ pub const MAX_SPARES: usize = 4;
 /// A buffer that can be emptied and reused.
 pub trait Buffer: Default + 'static {
     fn capacity_bytes(&self) -> usize;
+    fn is_empty(&self) -> bool;
     fn clear(&mut self);
 }
 
 impl<T: 'static> Buffer for Vec<T> {
     fn capacity_bytes(&self) -> usize {
         self.capacity().saturating_mul(size_of::<T>())
+    }
+    fn is_empty(&self) -> bool {
+        Vec::is_empty(self)
     }
     fn clear(&mut self) {
         Vec::clear(self);
@@ -36,6 +41,9 @@ impl<T: 'static> Buffer for Vec<T> {
 impl Buffer for String {
     fn capacity_bytes(&self) -> usize {
         self.capacity()
+    }
+    fn is_empty(&self) -> bool {
+        String::is_empty(self)
     }
     fn clear(&mut self) {
         String::clear(self);
@@ -53,6 +61,20 @@ pub fn take<B: Buffer>(spare: &'static Spare<B>) -> B {
         .ok()
         .flatten()
         .unwrap_or_default()
+}
+
+/// `b` emptied to be kept, or a new empty buffer in its place when it grew past
+/// [`MAX_KEPT_BYTES`].
+#[inline]
+pub fn emptied<B: Buffer>(mut b: B) -> B {
+    if b.capacity_bytes() > MAX_KEPT_BYTES {
+        return B::default();
+    }
+    // Most buffers are already empty; clearing a list of values is a call even then.
+    if !b.is_empty() {
+        b.clear();
+    }
+    b
 }
 
 /// Clears `b` and keeps it as a spare, unless it is too large, the thread already keeps

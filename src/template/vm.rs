@@ -4,8 +4,8 @@
 //! rendered in place (integers and strings without temporary allocation). Every
 //! instruction spends fuel and the output is capped, so every render ends.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::Cell;
+use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
 use super::bytecode::{
@@ -40,13 +40,29 @@ struct ChainCache {
     nodes: [u32; CHAIN_CACHE],
 }
 
-// Per-thread spares (see `scratch`): the stack, the open loops, a loop's items and the
-// variable slots.
+/// A thread's render buffers (see `scratch` for why they are kept): the variable slots,
+/// the stack, the open loops, spare `#foreach` item lists, the text buffer and the member
+/// hints. A render takes the whole workspace in one thread-local access and gives it back,
+/// emptied, in one more (a render of a small template spent a fifth of its instructions
+/// taking and giving back its buffers one by one).
+#[derive(Default)]
+struct Workspace {
+    slots: Vec<Value>,
+    stack: Vec<Value>,
+    loops: Vec<Loop>,
+    saved_args: Vec<Value>,
+    scratch: String,
+    /// At most [`scratch::MAX_SPARES`].
+    items: Vec<Vec<Value>>,
+    /// Member hints by program (its address: a program at a reused address only gets
+    /// wrong guesses, which the lookup checks anyway), most recently used last, at most
+    /// [`HINT_PROGRAMS`].
+    hints: Vec<(usize, Vec<u32>)>,
+}
+
 thread_local! {
-    static STACK: RefCell<Vec<Vec<Value>>> = const { RefCell::new(Vec::new()) };
-    static LOOPS: RefCell<Vec<Vec<Loop>>> = const { RefCell::new(Vec::new()) };
-    static ITEMS: RefCell<Vec<Vec<Value>>> = const { RefCell::new(Vec::new()) };
-    static SLOTS: RefCell<Vec<Vec<Value>>> = const { RefCell::new(Vec::new()) };
+    /// `None` while a render has it (a render inside a render makes its own).
+    static WORKSPACE: Cell<Option<Box<Workspace>>> = const { Cell::new(None) };
 }
 
 /// Hands the documents a render parsed back to the thread's spares when it ends, however
@@ -59,70 +75,80 @@ impl Drop for RecycleDocs {
     }
 }
 
-/// A render's variable slots, given back to the thread's spares however the render ends
-/// (declared before the `Vm` that borrows them, so dropped after it).
-struct SlotBuf(Vec<Value>);
+/// The buffer in `b`, leaving an empty one that needs no drop.
+fn out_of<T: Default>(b: &mut ManuallyDrop<T>) -> T {
+    ManuallyDrop::into_inner(std::mem::take(b))
+}
 
-impl Drop for SlotBuf {
-    fn drop(&mut self) {
-        scratch::give(&SLOTS, std::mem::take(&mut self.0));
-    }
+/// Puts buffer `b` back where the render took its buffer from. What is there is the
+/// empty, unallocated buffer `mem::take` left, so it is overwritten without a drop call.
+fn put_back<B: scratch::Buffer>(at: &mut B, b: B) {
+    debug_assert_eq!(at.capacity_bytes(), 0);
+    std::mem::forget(std::mem::replace(at, b));
 }
 
 impl Drop for Vm<'_, '_, '_, '_> {
     fn drop(&mut self) {
         // Loops left open by `#stop`, `#break` or an error give their items back too.
         while let Some(l) = self.loops.pop() {
-            scratch::give(&ITEMS, l.items);
+            spare_items(&mut self.items, l.items);
         }
-        give_hints(self.p, std::mem::take(&mut self.hints));
-        scratch::give(&STACK, std::mem::take(&mut self.stack));
-        scratch::give(&LOOPS, std::mem::take(&mut self.loops));
+        drop(out_of(&mut self.env.regexes));
+        let hints = out_of(&mut self.hints);
+        let Some(mut ws) = out_of(&mut self.ws) else {
+            return;
+        };
+        // Emptied here, so the documents the values held are free before `RecycleDocs`.
+        put_back(&mut ws.slots, scratch::emptied(out_of(&mut self.slots)));
+        put_back(&mut ws.stack, scratch::emptied(out_of(&mut self.stack)));
+        put_back(&mut ws.loops, scratch::emptied(out_of(&mut self.loops)));
+        put_back(
+            &mut ws.saved_args,
+            scratch::emptied(out_of(&mut self.saved_args)),
+        );
+        put_back(&mut ws.scratch, scratch::emptied(out_of(&mut self.scratch)));
+        put_back(&mut ws.items, out_of(&mut self.items));
+        give_hints(&mut ws.hints, self.p, hints);
+        // A workspace given back by a render inside this one is replaced (one is enough).
+        let _ = WORKSPACE.try_with(|w| w.set(Some(ws)));
+    }
+}
+
+/// Keeps a `#foreach` item list for the next loop, emptied (unless there are enough).
+fn spare_items(spares: &mut Vec<Vec<Value>>, items: Vec<Value>) {
+    if spares.len() < scratch::MAX_SPARES && items.capacity() > 0 {
+        spares.push(scratch::emptied(items));
     }
 }
 
 /// Programs whose member hints a thread keeps (most recently used last).
 const HINT_PROGRAMS: usize = 16;
 
-thread_local! {
-    /// Member hints by program (its address: a program at a reused address only gets
-    /// wrong guesses, which the lookup checks anyway).
-    static HINTS: RefCell<Vec<(usize, Vec<u32>)>> = const { RefCell::new(Vec::new()) };
-}
-
-fn take_hints(p: &Program) -> Vec<u32> {
+fn take_hints(table: &mut Vec<(usize, Vec<u32>)>, p: &Program) -> Vec<u32> {
     if p.chains.is_empty() {
         return Vec::new();
     }
     let key = std::ptr::from_ref(p) as usize;
-    let found = HINTS
-        .try_with(|h| {
-            let mut h = h.try_borrow_mut().ok()?;
-            let at = h.iter().rposition(|(k, _)| *k == key)?;
-            // `remove`, not `swap_remove`: the order is the recency that eviction reads.
-            Some(h.remove(at).1)
-        })
-        .ok()
-        .flatten();
+    // Most often the program rendered last, at the end.
+    let found = match table.last() {
+        Some((k, _)) if *k == key => table.pop().map(|e| e.1),
+        // `remove`, not `swap_remove`: the order is the recency that eviction reads.
+        _ => (table.iter().rposition(|(k, _)| *k == key)).map(|at| table.remove(at).1),
+    };
     match found {
         Some(v) if v.len() == p.chains.len() => v,
         _ => vec![0; p.chains.len()],
     }
 }
 
-fn give_hints(p: &Program, hints: Vec<u32>) {
+fn give_hints(table: &mut Vec<(usize, Vec<u32>)>, p: &Program, hints: Vec<u32>) {
     if hints.is_empty() {
         return;
     }
-    let key = std::ptr::from_ref(p) as usize;
-    let _ = HINTS.try_with(|h| {
-        if let Ok(mut h) = h.try_borrow_mut() {
-            if h.len() >= HINT_PROGRAMS {
-                h.remove(0);
-            }
-            h.push((key, hints));
-        }
-    });
+    if table.len() >= HINT_PROGRAMS {
+        table.remove(0);
+    }
+    table.push((std::ptr::from_ref(p) as usize, hints));
 }
 
 struct Loop {
@@ -141,7 +167,10 @@ pub struct Env<'r, 'a> {
     pub response: Option<&'r IntegrationResponse<'a>>,
     /// The body `$input` reads, parsed once on first use (`None` inside = not JSON).
     pub body_json: Option<Option<Value>>,
-    pub regexes: HashMap<String, Option<Rc<fancy_regex::Regex>>>,
+    /// Regexes compiled in this render, by pattern (a few: a list costs nothing to create,
+    /// unlike a map with its random seed).
+    /// Dropped by the VM (`ManuallyDrop`: see its buffers).
+    pub regexes: ManuallyDrop<Vec<(String, Option<Rc<fancy_regex::Regex>>)>>,
 }
 
 impl Env<'_, '_> {
@@ -203,15 +232,22 @@ struct Vm<'p, 'r, 'a, 's> {
     p: &'p Program,
     env: Env<'r, 'a>,
     state: &'s mut RenderState,
-    slots: &'s mut [Value],
-    stack: Vec<Value>,
-    loops: Vec<Loop>,
-    saved_args: Vec<Value>,
-    scratch: String,
+    // The buffers of the thread's [`Workspace`] while the render runs: moved back into it
+    // by `drop`, so they are `ManuallyDrop` (drop glue for the emptied husks cost more
+    // than a short render's own work).
+    slots: ManuallyDrop<Vec<Value>>,
+    stack: ManuallyDrop<Vec<Value>>,
+    loops: ManuallyDrop<Vec<Loop>>,
+    saved_args: ManuallyDrop<Vec<Value>>,
+    scratch: ManuallyDrop<String>,
+    /// Spare `#foreach` item lists.
+    items: ManuallyDrop<Vec<Vec<Value>>>,
+    /// The rest of the thread's [`Workspace`], given back when the render ends.
+    ws: ManuallyDrop<Option<Box<Workspace>>>,
     chain_cache: ChainCache,
     /// Per element of `p.chains`: where its member was found last time (see
     /// [`json_doc::Doc::get_hinted`]), kept per thread across renders of this program.
-    hints: Vec<u32>,
+    hints: ManuallyDrop<Vec<u32>>,
     context_loaded: bool,
     stage_vars_loaded: bool,
     fuel: u64,
@@ -228,29 +264,36 @@ pub fn run(
     // Declared first, so dropped last: after the slots, the stack and the environment,
     // the documents this render parsed are free to be kept for the next one.
     let _recycle = RecycleDocs;
-    // Variable slots from the thread's spares, as many as the program has (a fixed array
-    // on the stack cost a write and a drop for each of its entries, used or not).
-    let mut slot_buf = SlotBuf(scratch::take(&SLOTS));
-    slot_buf.0.resize(p.slot_count as usize, Value::Null);
-    let slots: &mut [Value] = &mut slot_buf.0;
+    let mut ws = WORKSPACE
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    // As many variable slots as the program has (a fixed array on the stack cost a write
+    // and a drop for each of its entries, used or not).
+    let mut slots = std::mem::take(&mut ws.slots);
+    slots.resize(p.slot_count as usize, Value::Null);
     slots[SLOT_INPUT as usize] = Value::Builtin(Builtin::Input);
     slots[SLOT_UTIL as usize] = Value::Builtin(Builtin::Util);
+    let hints = take_hints(&mut ws.hints, p);
     let mut vm = Vm {
         p,
         env: Env {
             request,
             response,
             body_json: None,
-            regexes: HashMap::new(),
+            regexes: ManuallyDrop::new(Vec::new()),
         },
         state,
-        slots,
-        stack: scratch::take(&STACK),
-        loops: scratch::take(&LOOPS),
-        saved_args: Vec::new(),
-        scratch: String::new(),
+        slots: ManuallyDrop::new(slots),
+        stack: ManuallyDrop::new(std::mem::take(&mut ws.stack)),
+        loops: ManuallyDrop::new(std::mem::take(&mut ws.loops)),
+        saved_args: ManuallyDrop::new(std::mem::take(&mut ws.saved_args)),
+        scratch: ManuallyDrop::new(std::mem::take(&mut ws.scratch)),
+        items: ManuallyDrop::new(std::mem::take(&mut ws.items)),
+        ws: ManuallyDrop::new(Some(ws)),
         chain_cache: ChainCache::default(),
-        hints: take_hints(p),
+        hints: ManuallyDrop::new(hints),
         context_loaded: false,
         stage_vars_loaded: false,
         fuel: MAX_FUEL,
@@ -414,7 +457,7 @@ pub fn run(
             Instr::ForStart { slot, exit } => vm.for_start(slot, exit)?,
             Instr::Break => {
                 if !vm.loops.is_empty() {
-                    pc = close_loop(&mut vm.loops, vm.slots);
+                    pc = close_loop(&mut vm.loops, &mut vm.slots, &mut vm.items);
                 }
             }
             Instr::Stop => break,
@@ -902,7 +945,7 @@ impl Vm<'_, '_, '_, '_> {
                 "too many nested #foreach loops",
             ));
         }
-        let mut items = scratch::take(&ITEMS);
+        let mut items = self.items.pop().unwrap_or_default();
         builtins::iterate(&iterable, &mut items);
         let saved_var = self.slots.get(slot as usize).cloned().unwrap_or_default();
         self.loops.push(Loop {
@@ -949,18 +992,22 @@ impl Vm<'_, '_, '_, '_> {
             self.slots[SLOT_VELOCITY_COUNT as usize] = Value::Int(i64::from(i) + 1);
             Ok(None)
         } else {
-            Ok(Some(close_loop(&mut self.loops, self.slots)))
+            Ok(Some(close_loop(
+                &mut self.loops,
+                &mut self.slots,
+                &mut self.items,
+            )))
         }
     }
 }
 
 /// Pops the innermost loop, restoring `$var`, `$foreach` and `$velocityCount` as
 /// Velocity 1.7 does after a `#foreach`, and returns the loop's exit address.
-fn close_loop(loops: &mut Vec<Loop>, slots: &mut [Value]) -> usize {
+fn close_loop(loops: &mut Vec<Loop>, slots: &mut [Value], spares: &mut Vec<Vec<Value>>) -> usize {
     let Some(l) = loops.pop() else {
         return usize::MAX;
     };
-    scratch::give(&ITEMS, l.items);
+    spare_items(spares, l.items);
     if let Some(s) = slots.get_mut(l.slot as usize) {
         *s = l.saved_var;
     }
