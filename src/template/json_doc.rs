@@ -1040,7 +1040,17 @@ impl Doc {
     /// What a template prints for node `i`, read off the body without making a value: a
     /// string's value, a boolean, or a number's source text when that is exactly what Java
     /// prints for it (`249.99`, `42`); `None` for anything else (`1.50`, `1e3`, containers...).
+    #[inline]
     pub fn printed_text(&self, i: u32) -> Option<&str> {
+        let n = self.nodes.get(i as usize)?;
+        // Most printed values are strings without escapes: their text, in place.
+        if n.kind == Kind::Str {
+            return self.text.get(n.start as usize..n.end as usize);
+        }
+        self.printed_text_other(i)
+    }
+
+    fn printed_text_other(&self, i: u32) -> Option<&str> {
         let n = self.node(i);
         match n.kind {
             Kind::Str | Kind::EscStr => Some(self.str(i)),

@@ -685,6 +685,26 @@ impl Vm<'_, '_, '_, '_> {
         }
     }
 
+    /// What `$var.name` prints when `$var` is a JSON object (read-only so far) whose member
+    /// `name` prints as its text, or `None` to take the general [`Self::path`]. The common
+    /// reference of a loop body (`$elem.id`), so it skips the chain cache: one name shares
+    /// no prefix with the reference before it.
+    #[inline]
+    fn member_text(&mut self, slot: u32, at: u32) -> Option<&str> {
+        let Value::Json(j) = self.slots.get(slot as usize)? else {
+            return None;
+        };
+        let doc = &*j.doc;
+        if !doc.unconverted() {
+            return None;
+        }
+        let n = *self.p.chains.get(at as usize)?;
+        let sig = *self.p.name_sigs.get(n as usize)?;
+        let hint = self.hints.get_mut(at as usize)?;
+        let node = doc.get_hinted(j.node, name_of(self.p, n), sig, hint)?;
+        doc.printed_text(node)
+    }
+
     /// `$var.a.b.c` in one step: straight down the JSON tape while members exist and
     /// nothing was converted (the tape is then immutable, so earlier lookups stay true).
     fn path(
@@ -695,6 +715,12 @@ impl Vm<'_, '_, '_, '_> {
         emit: bool,
         sink: &mut Sink<'_>,
     ) -> Result<(), TemplateError> {
+        if emit
+            && len == 1
+            && let Some(t) = self.member_text(slot, start)
+        {
+            return sink.write(t.as_bytes());
+        }
         let p = self.p;
         let chain = p
             .chains
