@@ -871,7 +871,9 @@ impl Builder<'_> {
                 if self.b.get(self.i) != Some(&b':') {
                     return Err(());
                 }
-                self.i += 1;
+                // `"key": value`: the one space is skipped here, so `value` finds no
+                // whitespace to skip.
+                self.i += 1 + usize::from(self.b.get(self.i + 1) == Some(&b' '));
                 self.value(depth + 1)?;
                 count += 1;
                 self.ws();
