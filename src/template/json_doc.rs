@@ -154,6 +154,35 @@ fn spaces8(b: &[u8], i: usize) -> Option<usize> {
     })
 }
 
+/// The first byte at or after `i` that is not JSON whitespace.
+#[inline(always)]
+fn ws_at(b: &[u8], i: usize) -> usize {
+    if b.get(i).is_some_and(|&c| c > b' ') {
+        return i;
+    }
+    ws_run(b, i)
+}
+
+fn ws_run(b: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = b.get(i) {
+        match c {
+            b' ' | b'\t' | b'\r' => i += 1,
+            b'\n' => {
+                i += 1;
+                // Indentation: a block of spaces at a time.
+                while let Some(n) = spaces16(b, i) {
+                    i += n;
+                    if n < 16 {
+                        break;
+                    }
+                }
+            }
+            _ => return i,
+        }
+    }
+    i
+}
+
 fn is_string_stop(c: u8) -> bool {
     c == b'"' || c == b'\\' || c < 0x20
 }
@@ -529,29 +558,7 @@ type R = Result<(), ()>;
 impl Builder<'_> {
     #[inline]
     fn ws(&mut self) {
-        if self.b.get(self.i).is_some_and(|&c| c > b' ') {
-            return;
-        }
-        self.ws_run();
-    }
-
-    fn ws_run(&mut self) {
-        while let Some(&c) = self.b.get(self.i) {
-            match c {
-                b' ' | b'\t' | b'\r' => self.i += 1,
-                b'\n' => {
-                    self.i += 1;
-                    // Indentation: a block of spaces at a time.
-                    while let Some(n) = spaces16(self.b, self.i) {
-                        self.i += n;
-                        if n < 16 {
-                            break;
-                        }
-                    }
-                }
-                _ => return,
-            }
-        }
+        self.i = ws_at(self.b, self.i);
     }
 
     fn push(&mut self, kind: Kind, start: usize, end: usize, payload: u64) -> usize {
@@ -566,9 +573,58 @@ impl Builder<'_> {
         at
     }
 
-    // Inlined into the container loops, so a scalar member costs no call; containers are the
-    // calls (and the recursion).
+    /// The value at or after `i` (after whitespace), returning the position after it.
+    /// Inlined into the container loops, which keep the position in a local rather than in
+    /// `self.i` (every node written to the tape made the compiler store and reload it):
+    /// strings and small integers are read here; the rest go through `self.i`.
     #[inline(always)]
+    fn value_at(&mut self, i: usize, depth: u32) -> Result<usize, ()> {
+        let b = self.b;
+        let i = ws_at(b, i);
+        match b.get(i) {
+            Some(b'"') => {
+                let start = i + 1;
+                let j = string_stop(b, start);
+                match b.get(j) {
+                    Some(b'"') => {}
+                    Some(b'\\') => {
+                        self.escaped_string(start, j, false)?;
+                        return Ok(self.i);
+                    }
+                    // End of text, or a raw control character (serde_json rejects those).
+                    _ => return Err(()),
+                }
+                self.push(Kind::Str, start, j, 0);
+                Ok(j + 1)
+            }
+            Some(b'1'..=b'9') => {
+                let mut j = i;
+                let mut n: u64 = 0;
+                while let Some(&c) = b.get(j)
+                    && c.is_ascii_digit()
+                {
+                    n = n.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+                    j += 1;
+                }
+                let ends = !b
+                    .get(j)
+                    .is_some_and(|c| matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'));
+                if ends && j - i <= MAX_FAST_DIGITS {
+                    self.push(Kind::Int, i, j, n);
+                    return Ok(j);
+                }
+                self.i = i;
+                self.number()?;
+                Ok(self.i)
+            }
+            _ => {
+                self.i = i;
+                self.value(depth)?;
+                Ok(self.i)
+            }
+        }
+    }
+
     fn value(&mut self, depth: u32) -> R {
         self.ws();
         match self.b.get(self.i) {
@@ -707,11 +763,12 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// An object's key (the reader at its opening quote), pushed with its object `me` and
-    /// its [`signature`] (only keys carry one: only keys are compared), which it returns.
+    /// An object's key at `i` (its opening quote), pushed with its object `me` and its
+    /// [`signature`] (only keys carry one: only keys are compared), which it returns with
+    /// the position after the key.
     #[inline(always)]
-    fn key(&mut self, me: usize) -> Result<u64, ()> {
-        let start = self.i + 1;
+    fn key_at(&mut self, me: usize, i: usize) -> Result<(u64, usize), ()> {
+        let start = i + 1;
         let j = string_stop(self.b, start);
         match self.b.get(j) {
             Some(b'"') => {}
@@ -723,12 +780,11 @@ impl Builder<'_> {
                 if let Some(k) = self.nodes.get_mut(at) {
                     k.next = me as u32;
                 }
-                return Ok(0);
+                return Ok((0, self.i));
             }
             // End of text, or a raw control character (serde_json rejects those).
             _ => return Err(()),
         }
-        self.i = j + 1;
         let sig = signature_at(self.b, start, j);
         self.nodes.push(Node {
             kind: Kind::Str,
@@ -737,7 +793,7 @@ impl Builder<'_> {
             next: me as u32,
             payload: sig,
         });
-        Ok(sig)
+        Ok((sig, j + 1))
     }
 
     /// The rest of a string from its first escape at `j`: decodes it onto the end of the
@@ -813,27 +869,28 @@ impl Builder<'_> {
         if depth + 1 >= MAX_NESTING {
             return Err(());
         }
+        let b = self.b;
         let me = self.push(Kind::Arr, self.i, self.i, 0);
-        self.i += 1;
-        self.ws();
+        let mut i = ws_at(b, self.i + 1);
         let mut count = 0u64;
-        if self.b.get(self.i) == Some(&b']') {
-            self.i += 1;
+        if b.get(i) == Some(&b']') {
+            i += 1;
         } else {
             loop {
-                self.value(depth + 1)?;
+                i = self.value_at(i, depth + 1)?;
                 count += 1;
-                self.ws();
-                match self.b.get(self.i) {
-                    Some(b',') => self.i += 1,
+                i = ws_at(b, i);
+                match b.get(i) {
+                    Some(b',') => i += 1,
                     Some(b']') => {
-                        self.i += 1;
+                        i += 1;
                         break;
                     }
                     _ => return Err(()),
                 }
             }
         }
+        self.i = i;
         self.close(me, count);
         Ok(())
     }
@@ -843,23 +900,24 @@ impl Builder<'_> {
         if depth + 1 >= MAX_NESTING {
             return Err(());
         }
+        let b = self.b;
         let me = self.push(Kind::Obj, self.i, self.i, 0);
-        self.i += 1;
-        self.ws();
+        let mut i = ws_at(b, self.i + 1);
         let mut count = 0u64;
         // One bit per key signature: a key is compared with the earlier ones only when its
         // bit was already set (a possible duplicate), so most objects need no pairwise pass.
         let mut bloom = 0u64;
-        if self.b.get(self.i) == Some(&b'}') {
-            self.i += 1;
+        if b.get(i) == Some(&b'}') {
+            i += 1;
         } else {
             loop {
-                self.ws();
-                if self.b.get(self.i) != Some(&b'"') {
+                i = ws_at(b, i);
+                if b.get(i) != Some(&b'"') {
                     return Err(());
                 }
                 let key = self.nodes.len();
-                let sig = self.key(me)?;
+                let (sig, j) = self.key_at(me, i)?;
+                i = j;
                 if count < PAIRWISE_DUP_CHECK as u64 {
                     let bit = 1u64 << (sig.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58);
                     if bloom & bit != 0 && self.is_duplicate_key(me, key) {
@@ -867,26 +925,27 @@ impl Builder<'_> {
                     }
                     bloom |= bit;
                 }
-                self.ws();
-                if self.b.get(self.i) != Some(&b':') {
+                i = ws_at(b, i);
+                if b.get(i) != Some(&b':') {
                     return Err(());
                 }
-                // `"key": value`: the one space is skipped here, so `value` finds no
+                // `"key": value`: the one space is skipped here, so `value_at` finds no
                 // whitespace to skip.
-                self.i += 1 + usize::from(self.b.get(self.i + 1) == Some(&b' '));
-                self.value(depth + 1)?;
+                i += 1 + usize::from(b.get(i + 1) == Some(&b' '));
+                i = self.value_at(i, depth + 1)?;
                 count += 1;
-                self.ws();
-                match self.b.get(self.i) {
-                    Some(b',') => self.i += 1,
+                i = ws_at(b, i);
+                match b.get(i) {
+                    Some(b',') => i += 1,
                     Some(b'}') => {
-                        self.i += 1;
+                        i += 1;
                         break;
                     }
                     _ => return Err(()),
                 }
             }
         }
+        self.i = i;
         if count > PAIRWISE_DUP_CHECK as u64 && self.has_duplicate_keys(me) {
             self.fallback = true;
         }
