@@ -21,6 +21,7 @@
 //! * [`clock`]: the time source for the data plane.
 
 pub mod admin;
+pub mod allocator;
 pub mod cache;
 pub mod cli;
 pub mod clock;

@@ -1,10 +1,9 @@
 //! The `tollgate` binary: parse the command line, run, map the outcome to an exit code.
 
-use mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 #[global_allocator]
-static GLOBAL: MiMalloc = MiMalloc;
+static GLOBAL: tollgate::allocator::Allocator = tollgate::allocator::Allocator;
 
 fn main() -> ExitCode {
     match tollgate::cli::run() {
