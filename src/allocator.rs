@@ -102,6 +102,7 @@ unsafe impl GlobalAlloc for Allocator {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
