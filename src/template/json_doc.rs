@@ -1312,7 +1312,156 @@ impl Doc {
     }
 
     /// Compact JSON of node `i` (`$input.json`), straight from the tape.
+    /// A scalar node as JSON (what [`Self::write_json`] writes for it).
+    fn write_json_scalar(&self, n: &Node, i: u32, out: &mut String) {
+        match n.kind {
+            Kind::True => out.push_str("true"),
+            Kind::False => out.push_str("false"),
+            Kind::Int => out.push_str(itoa::Buffer::new().format(n.payload as i64)),
+            Kind::Float => {
+                let f = f64::from_bits(n.payload);
+                if f.is_finite() {
+                    java_double(f, out);
+                } else {
+                    out.push_str("null");
+                }
+            }
+            // An unescaped JSON string is already in the form `json_string` writes.
+            Kind::Str => {
+                out.push('"');
+                out.push_str(
+                    self.text
+                        .get(n.start as usize..n.end as usize)
+                        .unwrap_or(""),
+                );
+                out.push('"');
+            }
+            Kind::EscStr => json_string(self.str(i), out),
+            Kind::Null | Kind::Arr | Kind::Obj => out.push_str("null"),
+        }
+    }
+
+    /// [`Self::write_json`] of a document nothing has converted: straight down the tape,
+    /// each node read once, without a value per node. Returns the node after `i`'s
+    /// subtree (always past `i`, so the loops over members end).
+    fn write_json_tape(&self, i: u32, out: &mut String, depth: u32) -> u32 {
+        let after = i.saturating_add(1);
+        let Some(n) = self.nodes.get(i as usize) else {
+            return after;
+        };
+        let end = n.next.max(after);
+        if depth > MAX_RENDER_DEPTH {
+            out.push_str("null");
+            return if matches!(n.kind, Kind::Arr | Kind::Obj) {
+                end
+            } else {
+                after
+            };
+        }
+        match n.kind {
+            Kind::Arr => {
+                out.push('[');
+                let mut c = after;
+                while c < end {
+                    if c > after {
+                        out.push(',');
+                    }
+                    c = self.write_json_tape(c, out, depth + 1).max(c + 1);
+                }
+                out.push(']');
+                end
+            }
+            Kind::Obj => {
+                out.push('{');
+                // Members are a key node (one node; its `next` is the object) and a value.
+                let mut c = after;
+                while c.saturating_add(1) < end {
+                    if c > after {
+                        out.push(',');
+                    }
+                    if let Some(k) = self.nodes.get(c as usize) {
+                        self.write_json_scalar(k, c, out);
+                    }
+                    out.push(':');
+                    c = self.write_json_tape(c + 1, out, depth + 1).max(c + 2);
+                }
+                out.push('}');
+                end
+            }
+            _ => {
+                self.write_json_scalar(n, i, out);
+                after
+            }
+        }
+    }
+
+    /// [`Self::write_java`] of a document nothing has converted, like
+    /// [`Self::write_json_tape`]; what each node prints is what its value's
+    /// `Value::write_java` prints.
+    fn write_java_tape(&self, i: u32, out: &mut String, nested: bool, depth: u32) -> u32 {
+        let after = i.saturating_add(1);
+        let Some(n) = self.nodes.get(i as usize) else {
+            return after;
+        };
+        let end = n.next.max(after);
+        if depth > MAX_RENDER_DEPTH {
+            return if matches!(n.kind, Kind::Arr | Kind::Obj) {
+                end
+            } else {
+                after
+            };
+        }
+        match n.kind {
+            Kind::Null => {
+                if nested {
+                    out.push_str("null");
+                }
+                after
+            }
+            Kind::True => {
+                out.push_str("true");
+                after
+            }
+            Kind::False => {
+                out.push_str("false");
+                after
+            }
+            Kind::Int => {
+                out.push_str(itoa::Buffer::new().format(n.payload as i64));
+                after
+            }
+            Kind::Float => {
+                java_double(f64::from_bits(n.payload), out);
+                after
+            }
+            Kind::Str | Kind::EscStr => {
+                out.push_str(self.str(i));
+                after
+            }
+            // A list from JSON prints as JSON.
+            Kind::Arr => self.write_json_tape(i, out, depth),
+            Kind::Obj => {
+                out.push('{');
+                let mut c = after;
+                while c.saturating_add(1) < end {
+                    if c > after {
+                        out.push_str(", ");
+                    }
+                    out.push_str(self.str(c));
+                    out.push('=');
+                    c = self.write_java_tape(c + 1, out, true, depth + 1).max(c + 2);
+                }
+                out.push('}');
+                end
+            }
+        }
+    }
+
     pub fn write_json(doc: &Rc<Doc>, i: u32, out: &mut String, depth: u32) {
+        if doc.unconverted() {
+            doc.write_json_tape(i, out, depth);
+            return;
+        }
         if depth > MAX_RENDER_DEPTH {
             out.push_str("null");
             return;
@@ -1374,6 +1523,10 @@ impl Doc {
     /// Java `toString()` of node `i` as API Gateway renders it (see [`Value::write_display`]):
     /// strings raw, arrays as compact JSON, objects as `{k=v, ...}`.
     pub fn write_java(doc: &Rc<Doc>, i: u32, out: &mut String, nested: bool, depth: u32) {
+        if doc.unconverted() {
+            doc.write_java_tape(i, out, nested, depth);
+            return;
+        }
         if depth > MAX_RENDER_DEPTH {
             return;
         }
@@ -1569,6 +1722,8 @@ mod tests {
                 a.write_json(&mut x, 0);
                 b.write_json(&mut y, 0);
                 assert_eq!(x, y, "{text}");
+                // Java's rendering (`toString()`, a map printed in a template) too.
+                assert_eq!(a.to_display(), b.to_display(), "{text}");
             }
         }
     }
@@ -1797,6 +1952,39 @@ mod tests {
             r#"{foo=[{"nested":"bar"}], n=null, x=1.5, o={k=v}}"#
         );
         assert_eq!(java(r#""plain""#), "plain");
+    }
+
+    /// Near the rendering depth limit the tape writers cut off where the converted tree
+    /// does (a body nested inside VTL maps starts deep).
+    #[test]
+    fn the_tape_writers_stop_at_the_depth_limit_like_the_tree() {
+        let text = format!(
+            "{}{}{}",
+            r#"{"a":[1,"s",{"b":"#.repeat(6),
+            "null",
+            "}]}".repeat(6)
+        );
+        for start in [
+            0,
+            MAX_RENDER_DEPTH - 12,
+            MAX_RENDER_DEPTH - 3,
+            MAX_RENDER_DEPTH,
+        ] {
+            let Some(Value::Json(j)) = parse_value(text.as_bytes()) else {
+                panic!("not a document");
+            };
+            let (mut tape_json, mut tape_java) = (String::new(), String::new());
+            Doc::write_json(&j.doc, j.node, &mut tape_json, start);
+            Doc::write_java(&j.doc, j.node, &mut tape_java, false, start);
+            // Converting the root makes every writer take the tree's way.
+            let tree = Doc::materialize(&j.doc, j.node);
+            assert!(!j.doc.unconverted());
+            let (mut tree_json, mut tree_java) = (String::new(), String::new());
+            tree.write_json(&mut tree_json, start);
+            tree.write_java(&mut tree_java, false, start);
+            assert_eq!(tape_json, tree_json, "from depth {start}");
+            assert_eq!(tape_java, tree_java, "from depth {start}");
+        }
     }
 
     #[test]
