@@ -597,6 +597,8 @@ impl Builder<'_> {
                 self.push(Kind::Str, start, j, 0);
                 Ok(j + 1)
             }
+            // A positive integer of at most `MAX_FAST_DIGITS` digits (most numbers in a
+            // body), read without `number`'s cases; anything else is handed to it.
             Some(b'1'..=b'9') => {
                 let mut j = i;
                 let mut n: u64 = 0;
@@ -619,49 +621,30 @@ impl Builder<'_> {
             }
             _ => {
                 self.i = i;
-                self.value(depth)?;
+                self.other_value(depth)?;
                 Ok(self.i)
             }
         }
     }
 
+    /// The value at or after `self.i` (the document's root).
     fn value(&mut self, depth: u32) -> R {
-        self.ws();
+        self.i = self.value_at(self.i, depth)?;
+        Ok(())
+    }
+
+    /// A value at `self.i` that [`Self::value_at`] does not read inline: containers (the
+    /// calls, and the recursion), literals and the numbers `number` reads.
+    fn other_value(&mut self, depth: u32) -> R {
         match self.b.get(self.i) {
             Some(b'{') => self.object(depth),
             Some(b'[') => self.array(depth),
-            Some(b'"') => self.string(),
             Some(b't') => self.literal(b"true", Kind::True),
             Some(b'f') => self.literal(b"false", Kind::False),
             Some(b'n') => self.literal(b"null", Kind::Null),
-            Some(b'1'..=b'9') => self.small_int(),
-            Some(b'-' | b'0') => self.number(),
+            Some(b'-' | b'0'..=b'9') => self.number(),
             _ => Err(()),
         }
-    }
-
-    /// A positive integer of at most [`MAX_FAST_DIGITS`] digits (most numbers in a body),
-    /// read without [`Self::number`]'s cases; anything else is handed to it.
-    #[inline(always)]
-    fn small_int(&mut self) -> R {
-        let (b, start) = (self.b, self.i);
-        let mut j = start;
-        let mut n: u64 = 0;
-        while let Some(&c) = b.get(j)
-            && c.is_ascii_digit()
-        {
-            n = n.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
-            j += 1;
-        }
-        let ends = !b
-            .get(j)
-            .is_some_and(|c| matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'));
-        if !ends || j - start > MAX_FAST_DIGITS {
-            return self.number();
-        }
-        self.i = j;
-        self.push(Kind::Int, start, j, n);
-        Ok(())
     }
 
     fn literal(&mut self, word: &[u8], kind: Kind) -> R {
@@ -743,23 +726,6 @@ impl Builder<'_> {
             Some(i) => self.push(Kind::Int, start, j, i as u64),
             None => self.push(Kind::Float, start, j, n.as_f64().unwrap_or(0.0).to_bits()),
         };
-        Ok(())
-    }
-
-    // Inlined: most strings are short and escape-free, and the call cost as much as the
-    // scan. Strings with escapes continue in `escaped_string`.
-    #[inline(always)]
-    fn string(&mut self) -> R {
-        let start = self.i + 1;
-        let j = string_stop(self.b, start);
-        match self.b.get(j) {
-            Some(b'"') => {}
-            Some(b'\\') => return self.escaped_string(start, j, false),
-            // End of text, or a raw control character (serde_json rejects those).
-            _ => return Err(()),
-        }
-        self.i = j + 1;
-        self.push(Kind::Str, start, j, 0);
         Ok(())
     }
 
