@@ -33,40 +33,45 @@ fn aligned(p: *mut c_void, align: usize) -> bool {
     (p as usize) & (align - 1) == 0
 }
 
+/// A block for `layout` from `plain_fn` when its alignment suffices (see [`plain`]), else
+/// from `aligned_fn`.
+///
+/// # Safety
+/// `plain_fn` and `aligned_fn` are a mimalloc allocation function and its aligned twin.
+#[inline(always)]
+unsafe fn allocate(
+    layout: Layout,
+    plain_fn: unsafe extern "C" fn(usize) -> *mut c_void,
+    aligned_fn: unsafe extern "C" fn(usize, usize) -> *mut c_void,
+) -> *mut u8 {
+    let (size, align) = (layout.size(), layout.align());
+    if plain(align, size) {
+        // SAFETY: a plain allocation; a null result (out of memory) is returned as is.
+        let p = unsafe { plain_fn(size) };
+        if aligned(p, align) {
+            return p.cast();
+        }
+        // SAFETY: `p` came from mimalloc just now.
+        unsafe { ffi::mi_free(p) };
+    }
+    // SAFETY: `align` is a power of two (a `Layout` guarantees it).
+    unsafe { aligned_fn(size, align).cast() }
+}
+
 // SAFETY: every pointer returned comes from mimalloc, is aligned to the layout's alignment
 // (checked, or asked of the aligned entry points), and is freed by `mi_free`, which takes
 // blocks from any of mimalloc's allocation functions.
 unsafe impl GlobalAlloc for Allocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let (size, align) = (layout.size(), layout.align());
-        if plain(align, size) {
-            // SAFETY: a plain allocation; a null result (out of memory) is returned as is.
-            let p = unsafe { ffi::mi_malloc(size) };
-            if aligned(p, align) {
-                return p.cast();
-            }
-            // SAFETY: `p` came from `mi_malloc` just now.
-            unsafe { ffi::mi_free(p) };
-        }
-        // SAFETY: `align` is a power of two (a `Layout` guarantees it).
-        unsafe { ffi::mi_malloc_aligned(size, align).cast() }
+        // SAFETY: the pair allocates uninitialised blocks, plain and aligned.
+        unsafe { allocate(layout, ffi::mi_malloc, ffi::mi_malloc_aligned) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let (size, align) = (layout.size(), layout.align());
-        if plain(align, size) {
-            // SAFETY: as in `alloc`.
-            let p = unsafe { ffi::mi_zalloc(size) };
-            if aligned(p, align) {
-                return p.cast();
-            }
-            // SAFETY: `p` came from `mi_zalloc` just now.
-            unsafe { ffi::mi_free(p) };
-        }
-        // SAFETY: as in `alloc`.
-        unsafe { ffi::mi_zalloc_aligned(size, align).cast() }
+        // SAFETY: the pair allocates zeroed blocks, plain and aligned.
+        unsafe { allocate(layout, ffi::mi_zalloc, ffi::mi_zalloc_aligned) }
     }
 
     #[inline]
