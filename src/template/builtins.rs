@@ -8,9 +8,10 @@ use std::rc::Rc;
 
 use base64::Engine as _;
 
+use super::bytecode::LOOP_PROPS;
 use super::json_doc::{Doc, JsonRef};
 use super::json_path;
-use super::value::{Builtin, Entries, MapKind, Value, loose_eq, strict_eq};
+use super::value::{Builtin, Entries, LoopInfo, MapKind, Value, loose_eq, strict_eq};
 use super::vm::Env;
 
 /// Headers `$input.params()` never shows, even when the client sent them
@@ -70,16 +71,24 @@ pub fn property(env: &mut Env<'_, '_>, recv: &Value, name: &str) -> Value {
             "body" => input_body(env),
             _ => Value::Null,
         },
-        Value::Loop(l) => match name {
-            "hasNext" => Value::Bool(l.index + 1 < l.len),
-            "index" => Value::Int(i64::from(l.index)),
-            "count" => Value::Int(i64::from(l.index) + 1),
-            "first" => Value::Bool(l.index == 0),
-            "last" => Value::Bool(l.index + 1 == l.len),
-            _ => Value::Null,
-        },
+        Value::Loop(l) => LOOP_PROPS
+            .iter()
+            .position(|p| *p == name)
+            .map_or(Value::Null, |k| loop_prop(l, k)),
         Value::List(l) if name == "empty" => Value::Bool(l.items.borrow().is_empty()),
         Value::Str(s) if name == "empty" => Value::Bool(s.is_empty()),
+        _ => Value::Null,
+    }
+}
+
+/// `$foreach.<LOOP_PROPS[k]>` of a loop at `l`.
+pub fn loop_prop(l: &LoopInfo, k: usize) -> Value {
+    match k {
+        0 => Value::Bool(l.index + 1 < l.len),
+        1 => Value::Int(i64::from(l.index)),
+        2 => Value::Int(i64::from(l.index) + 1),
+        3 => Value::Bool(l.index == 0),
+        4 => Value::Bool(l.index + 1 == l.len),
         _ => Value::Null,
     }
 }

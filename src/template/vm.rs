@@ -95,9 +95,8 @@ impl Drop for Vm<'_, '_, '_, '_> {
         }
         drop(out_of(&mut self.env.regexes));
         let hints = out_of(&mut self.hints);
-        let Some(mut ws) = out_of(&mut self.ws) else {
-            return;
-        };
+        // Always there (taken at the start); a new one otherwise, so nothing leaks.
+        let mut ws = out_of(&mut self.ws).unwrap_or_default();
         // Emptied here, so the documents the values held are free before `RecycleDocs`.
         put_back(&mut ws.slots, scratch::emptied(out_of(&mut self.slots)));
         put_back(&mut ws.stack, scratch::emptied(out_of(&mut self.stack)));
@@ -614,13 +613,7 @@ impl Vm<'_, '_, '_, '_> {
     #[inline]
     fn loop_prop(&mut self, k: u32, emit: bool, sink: &mut Sink<'_>) -> Result<(), TemplateError> {
         let v = match &self.slots[SLOT_FOREACH as usize] {
-            Value::Loop(l) => match k {
-                0 => Value::Bool(l.index + 1 < l.len),
-                1 => Value::Int(i64::from(l.index)),
-                2 => Value::Int(i64::from(l.index) + 1),
-                3 => Value::Bool(l.index == 0),
-                _ => Value::Bool(l.index + 1 == l.len),
-            },
+            Value::Loop(l) => builtins::loop_prop(l, k as usize),
             other => {
                 let other = other.clone();
                 let name = LOOP_PROPS.get(k as usize).copied().unwrap_or("");
