@@ -592,6 +592,29 @@ mod tests {
     }
 
     #[test]
+    fn foreach_properties_read_the_loop_or_whatever_foreach_holds() {
+        assert_eq!(
+            render("#foreach($i in [7,8,9])$foreach.index$foreach.count$foreach.first$foreach.last$foreach.hasNext $velocityCount;#end").unwrap(),
+            "01truefalsetrue 1;12falsefalsetrue 2;23falsetruefalse 3;"
+        );
+        // As conditions (`#if` tests the value's truth without a boolean first; an integer,
+        // even 0, is true in Velocity).
+        assert_eq!(
+            render("#foreach($i in [1,2,3])$i#if($foreach.hasNext),#end#if(!$foreach.last && $foreach.first)!#end#if($foreach.index)?#end#end").unwrap(),
+            "1,!?2,?3?"
+        );
+        // Outside a loop `$foreach` is undefined; set to a map, its keys are read by name.
+        assert_eq!(render("[$foreach.index]").unwrap(), "[]");
+        assert_eq!(
+            render(
+                "#set($foreach = {\"index\": \"x\", \"hasNext\": 5})$foreach.index $foreach.hasNext"
+            )
+            .unwrap(),
+            "x 5"
+        );
+    }
+
+    #[test]
     fn foreach_stops_after_the_aws_limit() {
         let out = render("#foreach($i in [1..5000])x#end").unwrap();
         assert_eq!(out.len(), MAX_FOREACH_ITERATIONS as usize);
