@@ -1278,7 +1278,7 @@ impl Doc {
     }
 
     /// Compact JSON of node `i` (`$input.json`), straight from the tape.
-    /// A scalar node as JSON (what [`Self::write_json`] writes for it).
+    /// A scalar node as JSON (a string with its quotes; `null` for anything else).
     fn write_json_scalar(&self, n: &Node, i: u32, out: &mut String) {
         match n.kind {
             Kind::True => out.push_str("true"),
@@ -1434,28 +1434,6 @@ impl Doc {
         }
         let n = doc.node(i);
         match n.kind {
-            Kind::Null => out.push_str("null"),
-            Kind::True => out.push_str("true"),
-            Kind::False => out.push_str("false"),
-            Kind::Int => {
-                let mut b = itoa::Buffer::new();
-                out.push_str(b.format(n.payload as i64));
-            }
-            Kind::Float => {
-                let f = f64::from_bits(n.payload);
-                if f.is_finite() {
-                    java_double(f, out);
-                } else {
-                    out.push_str("null");
-                }
-            }
-            // An unescaped JSON string is already in the form `json_string` writes.
-            Kind::Str => {
-                out.push('"');
-                out.push_str(doc.str(i));
-                out.push('"');
-            }
-            Kind::EscStr => json_string(doc.str(i), out),
             Kind::Arr | Kind::Obj => {
                 if let Some(v) = doc.converted(i) {
                     v.write_json(out, depth);
@@ -1483,6 +1461,7 @@ impl Doc {
                     out.push('}');
                 }
             }
+            _ => doc.write_json_scalar(&n, i, out),
         }
     }
 
