@@ -1079,6 +1079,14 @@ impl Doc {
 
     fn printed_text_other(&self, i: u32) -> Option<&str> {
         let n = self.node(i);
+        // A non-negative integer's text is plain digits without a leading zero (JSON has
+        // no other form for it), which is what Java prints; only `-0` needs a look.
+        if n.kind == Kind::Int {
+            let t = self.text.get(n.start as usize..n.end as usize)?;
+            if !t.starts_with('-') {
+                return Some(t);
+            }
+        }
         match n.kind {
             Kind::Str | Kind::EscStr => Some(self.str(i)),
             Kind::True => Some("true"),
