@@ -86,6 +86,12 @@ pub enum Instr {
     Jump(u32),
     /// Pop; jump if falsy.
     JumpIfFalse(u32),
+    /// `#if($foreach.<LOOP_PROPS[k]>)`: jump to `target` if the property is falsy, in one
+    /// step (the test of every `#if($foreach.hasNext),#end`), without a value on the stack.
+    UnlessLoopProp {
+        k: u32,
+        target: u32,
+    },
     /// Short-circuit `&&`: if top is false keep it and jump, else pop.
     AndJump(u32),
     /// Short-circuit `||`: if top is true keep it and jump, else pop.

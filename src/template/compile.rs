@@ -65,7 +65,9 @@ impl Compiler<'_> {
                 Instr::Jump(t) | Instr::JumpIfFalse(t) | Instr::AndJump(t) | Instr::OrJump(t) => {
                     *t = target
                 }
-                Instr::ForStart { exit, .. } => *exit = target,
+                Instr::ForStart { exit, .. } | Instr::UnlessLoopProp { target: exit, .. } => {
+                    *exit = target
+                }
                 _ => {}
             }
         }
@@ -145,8 +147,13 @@ impl Compiler<'_> {
             } => {
                 let mut to_end = Vec::new();
                 for (cond, body) in branches {
-                    self.cond(cond, true)?;
-                    let skip = self.emit(Instr::JumpIfFalse(0))?;
+                    let skip = match loop_prop(cond) {
+                        Some(k) => self.emit(Instr::UnlessLoopProp { k, target: 0 })?,
+                        None => {
+                            self.cond(cond, true)?;
+                            self.emit(Instr::JumpIfFalse(0))?
+                        }
+                    };
                     self.nodes(body)?;
                     to_end.push(self.emit(Instr::Jump(0))?);
                     let h = self.here();
@@ -470,5 +477,17 @@ impl Compiler<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// `k` when `e` is exactly `$foreach.<LOOP_PROPS[k]>` (not quiet-sensitive: a condition
+/// prints nothing).
+fn loop_prop(e: &Expr) -> Option<u32> {
+    let Expr::Ref(r) = e else { return None };
+    match &r.accessors[..] {
+        [Accessor::Property(p)] if r.root == "foreach" => {
+            LOOP_PROPS.iter().position(|x| x == p).map(|k| k as u32)
+        }
+        _ => None,
     }
 }

@@ -612,6 +612,15 @@ mod tests {
             .unwrap(),
             "x 5"
         );
+        // A bare `#if($foreach.<prop>)` is one instruction; it reads a map by name too.
+        assert_eq!(
+            render("#set($foreach = {\"hasNext\": false, \"first\": 1})#if($foreach.hasNext)a#elseif($foreach.first)b#end#if($foreach.last)c#else d#end").unwrap(),
+            "b d"
+        );
+        assert_eq!(
+            render("#foreach($a in [1,2])#foreach($b in [3])#end#if($foreach.hasNext)$a,#end#end#if($foreach.hasNext)!#end").unwrap(),
+            "1,"
+        );
     }
 
     #[test]

@@ -385,6 +385,15 @@ pub fn run(
                 }
             }
             Instr::Jump(t) => pc = t as usize,
+            Instr::UnlessLoopProp { k, target } => {
+                let yes = match &vm.slots[SLOT_FOREACH as usize] {
+                    Value::Loop(l) => builtins::loop_prop(l, k as usize).truthy(),
+                    _ => vm.loop_prop_value(k).truthy(),
+                };
+                if !yes {
+                    pc = target as usize;
+                }
+            }
             Instr::JumpIfFalse(t) => {
                 if !vm.pop().truthy() {
                     pc = t as usize;
@@ -647,15 +656,20 @@ impl Vm<'_, '_, '_, '_> {
     /// name (unless `$foreach` holds something else, which is asked by name).
     #[inline]
     fn loop_prop(&mut self, k: u32, emit: bool, sink: &mut Sink<'_>) -> Result<(), TemplateError> {
-        let v = match &self.slots[SLOT_FOREACH as usize] {
+        let v = self.loop_prop_value(k);
+        self.give(v, emit, sink)
+    }
+
+    #[inline]
+    fn loop_prop_value(&mut self, k: u32) -> Value {
+        match &self.slots[SLOT_FOREACH as usize] {
             Value::Loop(l) => builtins::loop_prop(l, k as usize),
             other => {
                 let other = other.clone();
                 let name = LOOP_PROPS.get(k as usize).copied().unwrap_or("");
                 builtins::property(&mut self.env, &other, name)
             }
-        };
-        self.give(v, emit, sink)
+        }
     }
 
     fn constant(&mut self, k: u32) {
