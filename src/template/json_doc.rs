@@ -1126,6 +1126,25 @@ impl Doc {
         }
     }
 
+    /// Whether node `i` is an array or an object.
+    pub fn is_container(&self, i: u32) -> bool {
+        matches!(self.node(i).kind, Kind::Arr | Kind::Obj)
+    }
+
+    /// Iterating container `i` in place: from tape position `at` (first `i + 1`), the next
+    /// item's node (of an object, the member's value) and the position after it; `None`
+    /// past the last.
+    #[inline]
+    pub fn next_item(&self, i: u32, at: u32) -> Option<(u32, u32)> {
+        let n = self.nodes.get(i as usize)?;
+        let value = if n.kind == Kind::Obj { at + 1 } else { at };
+        if value >= n.next {
+            return None;
+        }
+        let after = self.nodes.get(value as usize)?.next.max(value + 1);
+        Some((value, after))
+    }
+
     /// The item nodes of an array.
     pub fn items(&self, i: u32) -> impl Iterator<Item = u32> + '_ {
         let n = self.node(i);

@@ -789,6 +789,55 @@ mod tests {
     }
 
     #[test]
+    fn foreach_over_json_walks_the_container_as_it_was_when_the_loop_opened() {
+        // Expected outputs are those of the item-list loop this replaced (`a040dfb`), which
+        // copied the items when the loop opened.
+        let req = RequestData {
+            body: br#"{"a": {"x": 1, "y": [1, 2, {"z": 3}]}, "b": [10, "s", null, true, 2.50, {"k": "v"}, []], "c": {}, "d": []}"#,
+            ..RequestData::default()
+        };
+        let cases = [
+            (
+                "#foreach($v in $r.b)$foreach.index:$v;$foreach.hasNext #end",
+                "0:10;true 1:s;true 2:;true 3:true;true 4:2.5;true 5:{k=v};true 6:[];false ",
+            ),
+            // Items added while the loop runs are not visited.
+            (
+                "#foreach($v in $r.b)#if($foreach.index == 0)$r.b.add(9)#end$v,#end|$r.b",
+                "true10,s,,true,2.5,{k=v},[],|[10,\"s\",null,true,2.5,{\"k\":\"v\"},[],9]",
+            ),
+            // A container converted before the loop is iterated as converted.
+            (
+                "#set($q = $r.a.put(\"n\", 5))#foreach($v in $r.a)$v;#end|#foreach($v in $r)$v;#end",
+                "1;[1,2,{\"z\":3}];5;|{x=1, y=[1,2,{\"z\":3}], n=5};[10,\"s\",null,true,2.5,{\"k\":\"v\"},[]];{};[];",
+            ),
+            (
+                "#foreach($v in $r.a.y)#foreach($w in $v)$w#end/#end",
+                "//3/",
+            ),
+            (
+                "#foreach($v in $r.c)x#end#foreach($v in $r.d)y#end#foreach($v in $r.b[5])$v#end",
+                "v",
+            ),
+            (
+                "#foreach($v in $r.b)#if($v == \"s\")#break#end$v #end after",
+                "10  after",
+            ),
+            (
+                "#foreach($v in $r.a)#set($r.a.x = 7)$v;#end",
+                "1;[1,2,{\"z\":3}];",
+            ),
+        ];
+        for (src, want) in cases {
+            let t = Template::compile(&format!("#set($r = $input.path('$')){src}")).unwrap();
+            let mut out = Vec::new();
+            t.render(&req, None, &mut RenderState::new(), &mut out)
+                .unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{src}");
+        }
+    }
+
+    #[test]
     fn member_lookups_follow_each_item_and_each_body() {
         // The VM guesses where each `$e.x` is from the previous item and render; items of
         // other shapes, nested same-named keys and other bodies must not fool it.

@@ -151,7 +151,17 @@ fn give_hints(table: &mut Vec<(usize, Vec<u32>)>, p: &Program, hints: Vec<u32>) 
 }
 
 struct Loop {
+    /// The items, unless the loop walks a JSON container in place (`json`).
     items: Vec<Value>,
+    /// A JSON array or object iterated straight off its tape (nothing converted it when
+    /// the loop opened): the document, the container's node and the tape position of the
+    /// next item (of an object, of the next member's key). Why: a list of the items cost
+    /// a value and a reference count for each item before the body ran once.
+    json: Option<Rc<json_doc::Doc>>,
+    container: u32,
+    cursor: u32,
+    /// How many items there are.
+    len: u32,
     next: u32,
     slot: u32,
     exit: u32,
@@ -1013,11 +1023,25 @@ impl Vm<'_, '_, '_, '_> {
                 "too many nested #foreach loops",
             ));
         }
-        let mut items = self.items.pop().unwrap_or_default();
-        builtins::iterate(&iterable, &mut items);
+        let (items, json, container, len) = match &iterable {
+            Value::Json(j) if j.doc.is_container(j.node) && j.doc.converted(j.node).is_none() => {
+                let len = u32::try_from(j.doc.len(j.node)).unwrap_or(u32::MAX);
+                (Vec::new(), Some(j.doc.clone()), j.node, len)
+            }
+            _ => {
+                let mut items = self.items.pop().unwrap_or_default();
+                builtins::iterate(&iterable, &mut items);
+                let len = u32::try_from(items.len()).unwrap_or(u32::MAX);
+                (items, None, 0, len)
+            }
+        };
         let saved_var = self.slots.get(slot as usize).cloned().unwrap_or_default();
         self.loops.push(Loop {
             items,
+            json,
+            container,
+            cursor: container + 1,
+            len,
             next: 0,
             slot,
             exit,
@@ -1048,11 +1072,20 @@ impl Vm<'_, '_, '_, '_> {
                 "expression stack overflow",
             ));
         }
-        let len = u32::try_from(l.items.len()).unwrap_or(u32::MAX);
-        if l.next < len && l.next < MAX_FOREACH_ITERATIONS {
+        let len = l.len;
+        let item = if l.next >= len || l.next >= MAX_FOREACH_ITERATIONS {
+            None
+        } else if let Some(doc) = &l.json {
+            doc.next_item(l.container, l.cursor).map(|(value, next)| {
+                l.cursor = next;
+                json_doc::Doc::value(doc, value)
+            })
+        } else {
+            l.items.get_mut(l.next as usize).map(std::mem::take)
+        };
+        if let Some(item) = item {
             let i = l.next;
             l.next += 1;
-            let item = std::mem::take(&mut l.items[i as usize]);
             if let Some(s) = self.slots.get_mut(l.slot as usize) {
                 *s = item;
             }
