@@ -1083,6 +1083,18 @@ impl Doc {
         self.printed_text_other(i)
     }
 
+    /// [`Self::printed_text`] as bytes, for output: a string's span is read without the
+    /// two UTF-8 boundary checks of slicing a `str` (the span is a whole JSON string, and
+    /// the output only ever receives whole strings).
+    #[inline]
+    pub fn printed_bytes(&self, i: u32) -> Option<&[u8]> {
+        let n = self.nodes.get(i as usize)?;
+        if n.kind == Kind::Str {
+            return self.text.as_bytes().get(n.start as usize..n.end as usize);
+        }
+        self.printed_text_other(i).map(str::as_bytes)
+    }
+
     fn printed_text_other(&self, i: u32) -> Option<&str> {
         let n = self.node(i);
         // A non-negative integer's text is plain digits without a leading zero (JSON has

@@ -742,7 +742,7 @@ impl Vm<'_, '_, '_, '_> {
     /// reference of a loop body (`$elem.id`), so it skips the chain cache: one name shares
     /// no prefix with the reference before it.
     #[inline]
-    fn member_text(&mut self, slot: u32, at: u32) -> Option<&str> {
+    fn member_text(&mut self, slot: u32, at: u32) -> Option<&[u8]> {
         let Value::Json(j) = self.slots.get(slot as usize)? else {
             return None;
         };
@@ -754,7 +754,7 @@ impl Vm<'_, '_, '_, '_> {
         let sig = *self.p.name_sigs.get(n as usize)?;
         let hint = self.hints.get_mut(at as usize)?;
         let node = doc.get_hinted(j.node, name_of(self.p, n), sig, hint)?;
-        doc.printed_text(node)
+        doc.printed_bytes(node)
     }
 
     /// `$var.a.b.c` in one step: straight down the JSON tape while members exist and
@@ -771,7 +771,7 @@ impl Vm<'_, '_, '_, '_> {
             && len == 1
             && let Some(t) = self.member_text(slot, start)
         {
-            return sink.write(t.as_bytes());
+            return sink.write(t);
         }
         let p = self.p;
         let chain = p
@@ -822,8 +822,8 @@ impl Vm<'_, '_, '_, '_> {
                 if rest.is_empty() && emit {
                     // A string or a number printed right away goes to the output from the
                     // body's text, without a value.
-                    if let Some(t) = doc.printed_text(node) {
-                        return sink.write(t.as_bytes());
+                    if let Some(t) = doc.printed_bytes(node) {
+                        return sink.write(t);
                     }
                 }
                 json_doc::Doc::value(doc, node)
