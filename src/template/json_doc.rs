@@ -642,13 +642,26 @@ impl Builder<'_> {
     /// A value at `self.i` that [`Self::value_at`] does not read inline: containers (the
     /// calls, and the recursion), literals and the numbers `number` reads.
     fn other_value(&mut self, depth: u32) -> R {
-        match self.b.get(self.i) {
-            Some(b'{') => self.object(depth),
-            Some(b'[') => self.array(depth),
-            Some(b't') => self.literal(b"true", Kind::True),
-            Some(b'f') => self.literal(b"false", Kind::False),
-            Some(b'n') => self.literal(b"null", Kind::Null),
-            Some(b'-' | b'0'..=b'9') => self.number(),
+        // Tests in turn, not one `match`: a `match` over these bytes became a jump table, an
+        // indirect jump whose target changes from one value to the next.
+        let c = self.b.get(self.i).copied().unwrap_or(0);
+        if c == b'{' {
+            self.object(depth)
+        } else if c == b'[' {
+            self.array(depth)
+        } else {
+            self.scalar(c)
+        }
+    }
+
+    /// A literal or a number that [`Self::value_at`] does not read inline, at `self.i`
+    /// (whose byte is `c`).
+    fn scalar(&mut self, c: u8) -> R {
+        match c {
+            b't' => self.literal(b"true", Kind::True),
+            b'f' => self.literal(b"false", Kind::False),
+            b'n' => self.literal(b"null", Kind::Null),
+            b'-' | b'0'..=b'9' => self.number(),
             _ => Err(()),
         }
     }
