@@ -82,6 +82,34 @@ pub struct Map {
 }
 
 impl Value {
+    /// Whether dropping the value does anything: only the variants holding a reference
+    /// count do.
+    #[inline(always)]
+    pub fn holds_rc(&self) -> bool {
+        matches!(
+            self,
+            Value::Str(_) | Value::List(_) | Value::Map(_) | Value::Json(_)
+        )
+    }
+
+    /// Drops `v`, testing inline whether there is anything to drop. Most values a render
+    /// overwrites or pops are numbers, booleans and `$foreach` positions, and the drop glue
+    /// is an out-of-line call with a jump on the variant.
+    #[inline(always)]
+    pub fn discard(v: Value) {
+        if v.holds_rc() {
+            drop(v);
+        } else {
+            std::mem::forget(v);
+        }
+    }
+
+    /// `*self = v`, with the old value [`Self::discard`]ed.
+    #[inline(always)]
+    pub fn set(&mut self, v: Value) {
+        Value::discard(std::mem::replace(self, v));
+    }
+
     pub fn str(s: &str) -> Value {
         Value::Str(Rc::from(s))
     }

@@ -98,7 +98,11 @@ impl Drop for Vm<'_, '_, '_, '_> {
         // Always there (taken at the start); a new one otherwise, so nothing leaks.
         let mut ws = out_of(&mut self.ws).unwrap_or_default();
         // Emptied here, so the documents the values held are free before `RecycleDocs`.
-        put_back(&mut ws.slots, scratch::emptied(out_of(&mut self.slots)));
+        let mut slots = out_of(&mut self.slots);
+        while let Some(v) = slots.pop() {
+            Value::discard(v);
+        }
+        put_back(&mut ws.slots, scratch::emptied(slots));
         put_back(&mut ws.stack, scratch::emptied(out_of(&mut self.stack)));
         put_back(&mut ws.loops, scratch::emptied(out_of(&mut self.loops)));
         put_back(
@@ -405,9 +409,11 @@ pub fn run(
                 }
             }
             Instr::JumpIfFalse(t) => {
-                if !vm.pop().truthy() {
+                let v = vm.pop();
+                if !v.truthy() {
                     pc = t as usize;
                 }
+                Value::discard(v);
             }
             Instr::Store(slot) => {
                 let v = vm.pop();
@@ -1087,10 +1093,10 @@ impl Vm<'_, '_, '_, '_> {
             let i = l.next;
             l.next += 1;
             if let Some(s) = self.slots.get_mut(l.slot as usize) {
-                *s = item;
+                s.set(item);
             }
-            self.slots[SLOT_FOREACH as usize] = Value::Loop(LoopInfo { index: i, len });
-            self.slots[SLOT_VELOCITY_COUNT as usize] = Value::Int(i64::from(i) + 1);
+            self.slots[SLOT_FOREACH as usize].set(Value::Loop(LoopInfo { index: i, len }));
+            self.slots[SLOT_VELOCITY_COUNT as usize].set(Value::Int(i64::from(i) + 1));
             Ok(None)
         } else {
             Ok(Some(close_loop(
@@ -1110,10 +1116,10 @@ fn close_loop(loops: &mut Vec<Loop>, slots: &mut [Value], spares: &mut Vec<Vec<V
     };
     spare_items(spares, l.items);
     if let Some(s) = slots.get_mut(l.slot as usize) {
-        *s = l.saved_var;
+        s.set(l.saved_var);
     }
-    slots[SLOT_FOREACH as usize] = l.saved_foreach;
-    slots[SLOT_VELOCITY_COUNT as usize] = l.saved_count;
+    slots[SLOT_FOREACH as usize].set(l.saved_foreach);
+    slots[SLOT_VELOCITY_COUNT as usize].set(l.saved_count);
     l.exit as usize
 }
 
