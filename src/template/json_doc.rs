@@ -1110,6 +1110,7 @@ impl Doc {
 
     fn printed_text_other(&self, i: u32) -> Option<&str> {
         let n = self.node(i);
+        // Tests in turn rather than a `match` on the kind, which compiled to a jump table.
         // A non-negative integer's text is plain digits without a leading zero (JSON has
         // no other form for it), which is what Java prints; only `-0` needs a look.
         if n.kind == Kind::Int {
@@ -1117,7 +1118,20 @@ impl Doc {
             if !t.starts_with('-') {
                 return Some(t);
             }
+        } else if n.kind == Kind::True {
+            return Some("true");
+        } else if n.kind == Kind::False {
+            return Some("false");
+        } else if n.kind == Kind::Float {
+            let t = self.text.get(n.start as usize..n.end as usize)?;
+            return prints_as_written(t.as_bytes(), true).then_some(t);
         }
+        self.printed_text_rest(i)
+    }
+
+    #[inline(never)]
+    fn printed_text_rest(&self, i: u32) -> Option<&str> {
+        let n = self.node(i);
         match n.kind {
             Kind::Str | Kind::EscStr => Some(self.str(i)),
             Kind::True => Some("true"),
