@@ -52,6 +52,14 @@ pub enum Instr {
         start: u32,
         len: u32,
     },
+    /// `Text(texts[text])` then `Path { slot, start, len }`, in one dispatch: most of a
+    /// JSON mapping template is text followed by a reference.
+    TextPath {
+        text: u32,
+        start: u32,
+        slot: u16,
+        len: u16,
+    },
     /// `$foreach.<LOOP_PROPS[n]>`: the property of the innermost loop (or of whatever
     /// `$foreach` was set to).
     LoopProp(u32),
@@ -142,5 +150,7 @@ pub struct Program {
     /// Name indexes of `Path` property chains.
     pub chains: Vec<u32>,
     pub paths: Vec<JsonPath>,
+    /// Source spans of the text parts of `TextPath`.
+    pub texts: Vec<(u32, u32)>,
     pub slot_count: u32,
 }

@@ -40,7 +40,63 @@ pub fn compile(
     }
     c.nodes(nodes)?;
     c.p.slot_count = c.slots.len() as u32;
+    fuse_text_paths(&mut c.p);
     Ok(c.p)
+}
+
+/// Where instruction `i` may jump to (`None` for instructions that do not jump).
+fn jump_target(i: &mut Instr) -> Option<&mut u32> {
+    match i {
+        Instr::Jump(t) | Instr::JumpIfFalse(t) | Instr::AndJump(t) | Instr::OrJump(t) => Some(t),
+        Instr::ForStart { exit: t, .. } | Instr::UnlessLoopProp { target: t, .. } => Some(t),
+        _ => None,
+    }
+}
+
+/// Replaces each `Text` followed by a `Path` with one `TextPath`, unless something jumps
+/// to the `Path`, and moves every jump target to its instruction's new address. Why: a
+/// JSON mapping template is mostly text then a reference, and each instruction costs a
+/// dispatch (an indirect jump).
+fn fuse_text_paths(p: &mut Program) {
+    let code = std::mem::take(&mut p.code);
+    let mut targeted = vec![false; code.len() + 1];
+    for i in &code {
+        if let Some(t) = jump_target(&mut i.clone())
+            && let Some(m) = targeted.get_mut(*t as usize)
+        {
+            *m = true;
+        }
+    }
+    let mut new_at = vec![0u32; code.len() + 1];
+    let mut out = Vec::with_capacity(code.len());
+    let mut k = 0;
+    while let Some(&ins) = code.get(k) {
+        new_at[k] = out.len() as u32;
+        if let (Instr::Text(s, e), Some(&Instr::Path { slot, start, len })) = (ins, code.get(k + 1))
+            && !targeted[k + 1]
+            && let (Ok(slot), Ok(len)) = (u16::try_from(slot), u16::try_from(len))
+        {
+            new_at[k + 1] = out.len() as u32;
+            out.push(Instr::TextPath {
+                text: p.texts.len() as u32,
+                start,
+                slot,
+                len,
+            });
+            p.texts.push((s, e));
+            k += 2;
+        } else {
+            out.push(ins);
+            k += 1;
+        }
+    }
+    new_at[code.len()] = out.len() as u32;
+    for i in &mut out {
+        if let Some(t) = jump_target(i) {
+            *t = new_at.get(*t as usize).copied().unwrap_or(u32::MAX);
+        }
+    }
+    p.code = out;
 }
 
 impl Compiler<'_> {

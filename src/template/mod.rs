@@ -624,6 +624,27 @@ mod tests {
     }
 
     #[test]
+    fn text_and_reference_fused_only_where_nothing_jumps_between_them() {
+        // A jump to the reference (the end of an `#if` whose `#else` ends in text) must not
+        // also print that text.
+        let m = "#set($m = {\"a\": {\"b\": 1}})";
+        for (src, want) in [
+            ("x$m.a.b", "x1"),
+            ("#if(true)a#{else}b#end$m.a.b", "a1"),
+            ("#if(false)a#{else}b#end$m.a.b", "b1"),
+            ("#if(false)a#end$m.a.b", "1"),
+            ("#foreach($i in [1,2])z$m.a.b#end", "z1z1"),
+            (
+                "#foreach($i in [1,2])#if($foreach.hasNext)y#end$m.a.b#end",
+                "y11",
+            ),
+            ("#macro(p $v)[$v]#end#p($m.a.b)t$m.a.b", "[1]t1"),
+        ] {
+            assert_eq!(render(&format!("{m}{src}")).unwrap(), want, "{src}");
+        }
+    }
+
+    #[test]
     fn foreach_stops_after_the_aws_limit() {
         let out = render("#foreach($i in [1..5000])x#end").unwrap();
         assert_eq!(out.len(), MAX_FOREACH_ITERATIONS as usize);

@@ -378,6 +378,21 @@ pub fn run(
                 vm.path(slot, start, len, emit, &mut sink)?;
                 pc += usize::from(emit);
             }
+            Instr::TextPath {
+                text: k,
+                start,
+                slot,
+                len,
+            } => {
+                if let Some(&(s, e)) = p.texts.get(k as usize)
+                    && let Some(t) = text.get(s as usize..e as usize)
+                {
+                    sink.write(t)?;
+                }
+                let emit = emit_next();
+                vm.path(slot.into(), start, len.into(), emit, &mut sink)?;
+                pc += usize::from(emit);
+            }
             Instr::Attr(n) => {
                 let next_attr = matches!(code.get(pc), Some(Instr::Attr(_)));
                 let emit = emit_next();
@@ -765,6 +780,7 @@ impl Vm<'_, '_, '_, '_> {
 
     /// `$var.a.b.c` in one step: straight down the JSON tape while members exist and
     /// nothing was converted (the tape is then immutable, so earlier lookups stay true).
+    #[inline(always)]
     fn path(
         &mut self,
         slot: u32,
