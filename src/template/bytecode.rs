@@ -23,6 +23,9 @@ pub const PREDEFINED: [&str; 6] = [
     "velocityCount",
 ];
 
+/// Bytes readable past the end of any text span in [`Program::text`].
+pub const TEXT_SLACK: usize = 64;
+
 /// The properties of `$foreach` that [`Instr::LoopProp`] reads.
 pub const LOOP_PROPS: [&str; 5] = ["hasNext", "index", "count", "first", "last"];
 
@@ -152,5 +155,9 @@ pub struct Program {
     pub paths: Vec<JsonPath>,
     /// Source spans of the text parts of `TextPath`.
     pub texts: Vec<(u32, u32)>,
+    /// The template source followed by [`TEXT_SLACK`] spaces, which the spans of `Text`
+    /// and `TextPath` index: a short span is copied as one fixed-size block (see
+    /// `vm::Sink::write_text`).
+    pub text: Box<[u8]>,
     pub slot_count: u32,
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::ast::{Accessor, BinOp, Expr, Macro, Node, Reference, Span};
-use super::bytecode::{Const, Instr, LOOP_PROPS, PREDEFINED, Program, SLOT_FOREACH};
+use super::bytecode::{Const, Instr, LOOP_PROPS, PREDEFINED, Program, SLOT_FOREACH, TEXT_SLACK};
 use super::error::{ErrorKind, TemplateError};
 use super::json_path::JsonPath;
 
@@ -41,6 +41,10 @@ pub fn compile(
     c.nodes(nodes)?;
     c.p.slot_count = c.slots.len() as u32;
     fuse_text_paths(&mut c.p);
+    let mut text = Vec::with_capacity(source.len() + TEXT_SLACK);
+    text.extend_from_slice(source.as_bytes());
+    text.resize(source.len() + TEXT_SLACK, b' ');
+    c.p.text = text.into_boxed_slice();
     Ok(c.p)
 }
 

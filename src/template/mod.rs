@@ -645,6 +645,20 @@ mod tests {
     }
 
     #[test]
+    fn text_of_every_length_is_copied_exactly() {
+        // Short spans are copied as one fixed-size block from the padded source; only their
+        // own bytes may be kept, at the end of the source too, and inside string captures.
+        for n in [0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 200] {
+            let t: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            assert_eq!(render(&format!("{t}${{x}}{t}")).unwrap(), format!("{t}{t}"));
+            assert_eq!(
+                render(&format!("#set($s = \"{t}${{x}}{t}\")[$s]")).unwrap(),
+                format!("[{t}{t}]")
+            );
+        }
+    }
+
+    #[test]
     fn foreach_stops_after_the_aws_limit() {
         let out = render("#foreach($i in [1..5000])x#end").unwrap();
         assert_eq!(out.len(), MAX_FOREACH_ITERATIONS as usize);

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use super::bytecode::{
     Const, Instr, LOOP_PROPS, Program, SLOT_CONTEXT, SLOT_FOREACH, SLOT_INPUT,
-    SLOT_STAGE_VARIABLES, SLOT_UTIL, SLOT_VELOCITY_COUNT,
+    SLOT_STAGE_VARIABLES, SLOT_UTIL, SLOT_VELOCITY_COUNT, TEXT_SLACK,
 };
 use super::error::{ErrorKind, TemplateError};
 use super::scratch;
@@ -238,6 +238,39 @@ impl Sink<'_> {
     }
 }
 
+impl Sink<'_> {
+    /// Writes `text[s..e]`, where `text` has [`TEXT_SLACK`] readable bytes past `e`: a
+    /// span of up to that many bytes goes into the output as one fixed-size block (only
+    /// its own bytes are kept), without a branch on its length.
+    #[inline(always)]
+    fn write_text(&mut self, text: &[u8], s: usize, e: usize) -> Result<(), TemplateError> {
+        let n = e.saturating_sub(s);
+        let out = &mut *self.out;
+        if self.captures.is_empty()
+            && n <= TEXT_SLACK
+            && out.capacity() - out.len() >= TEXT_SLACK
+            && let Some(block) = text.get(s..s + TEXT_SLACK)
+        {
+            let len = out.len();
+            // SAFETY: `TEXT_SLACK` bytes fit the spare capacity checked above and are read
+            // from within `text`; the `n` bytes kept were just written.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    block.as_ptr(),
+                    out.as_mut_ptr().add(len),
+                    TEXT_SLACK,
+                );
+                out.set_len(len + n);
+            }
+            if out.len() - self.start > MAX_OUTPUT_BYTES {
+                return Err(too_large());
+            }
+            return Ok(());
+        }
+        self.write(text.get(s..e).unwrap_or(&[]))
+    }
+}
+
 /// Appends `b` to `v`. Most of what a render writes is a few to a few dozen bytes (a
 /// stretch of template text, a member's value), where a `memcpy` call cost more than the
 /// copy: up to 32 bytes are copied inline, as two overlapping blocks.
@@ -352,7 +385,7 @@ pub fn run(
         captures: Vec::new(),
     };
     let code = &p.code[..];
-    let text = source.as_bytes();
+    let text = &p.text[..];
     let mut pc = 0usize;
     // Fuel and the stack bound are checked once per loop iteration (in `ForNext`): without
     // a loop the code runs straight through, and its length is bounded at compile time.
@@ -363,12 +396,8 @@ pub fn run(
         // without becoming values (looked up only by those instructions).
         let emit_next = || matches!(code.get(pc), Some(Instr::Emit));
         match ins {
-            Instr::Text(s, e) => {
-                // Spans end at ASCII delimiters, so they are whole UTF-8 sequences.
-                if let Some(t) = text.get(s as usize..e as usize) {
-                    sink.write(t)?;
-                }
-            }
+            // Spans end at ASCII delimiters, so they are whole UTF-8 sequences.
+            Instr::Text(s, e) => sink.write_text(text, s as usize, e as usize)?,
             Instr::Emit => {
                 let v = vm.pop();
                 vm.emit(&v, &mut sink)?;
@@ -384,10 +413,8 @@ pub fn run(
                 slot,
                 len,
             } => {
-                if let Some(&(s, e)) = p.texts.get(k as usize)
-                    && let Some(t) = text.get(s as usize..e as usize)
-                {
-                    sink.write(t)?;
+                if let Some(&(s, e)) = p.texts.get(k as usize) {
+                    sink.write_text(text, s as usize, e as usize)?;
                 }
                 let emit = emit_next();
                 vm.path(slot.into(), start, len.into(), emit, &mut sink)?;
