@@ -1333,7 +1333,7 @@ impl Doc {
                 }
                 let mut e = Entries::with_capacity_and_hasher(
                     n.payload as usize,
-                    ahash::RandomState::new(),
+                    super::value::MapState::default(),
                 );
                 for (k, c) in doc.members(i) {
                     e.insert(

@@ -19,7 +19,36 @@ use indexmap::IndexMap;
 use super::json_doc::{Doc, JsonRef};
 
 /// Insertion-ordered string-keyed map (Java's `LinkedHashMap`, what JSON objects become).
-pub type Entries = IndexMap<Rc<str>, Value, ahash::RandomState>;
+pub type Entries = IndexMap<Rc<str>, Value, MapState>;
+
+/// The hash builder of template maps: ahash, with keys drawn once per thread (random, so
+/// keys from a request cannot be chosen to collide). Why not `ahash::RandomState::new()`
+/// per map: each one takes an atomic increment, and a render may build dozens of maps.
+#[derive(Clone, Debug)]
+pub struct MapState(ahash::RandomState);
+
+thread_local! {
+    static MAP_STATE: ahash::RandomState = ahash::RandomState::new();
+}
+
+impl Default for MapState {
+    #[inline]
+    fn default() -> Self {
+        MapState(
+            MAP_STATE
+                .try_with(ahash::RandomState::clone)
+                .unwrap_or_else(|_| ahash::RandomState::new()),
+        )
+    }
+}
+
+impl std::hash::BuildHasher for MapState {
+    type Hasher = ahash::AHasher;
+    #[inline]
+    fn build_hasher(&self) -> ahash::AHasher {
+        self.0.build_hasher()
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub enum Value {
@@ -337,7 +366,7 @@ impl Value {
                 true,
             ),
             serde_json::Value::Object(o) => {
-                let mut e = Entries::with_capacity_and_hasher(o.len(), ahash::RandomState::new());
+                let mut e = Entries::with_capacity_and_hasher(o.len(), MapState::default());
                 for (k, x) in o {
                     e.insert(Rc::from(k.as_str()), Self::from_json_depth(x, depth + 1));
                 }
