@@ -360,7 +360,7 @@ fn util_method(name: &str, args: &[Value]) -> Value {
     };
     match name {
         "escapeJavaScript" => Value::string(escape_javascript(&s)),
-        "parseJson" => super::json_doc::parse_str_value(&s).unwrap_or(Value::Null),
+        "parseJson" => super::json_doc::parse_str_value(&s).unwrap_or_default(),
         "urlEncode" => Value::string(url_encode(&s)),
         "urlDecode" => url_decode(&s).map_or(Value::Null, Value::string),
         "base64Encode" => {

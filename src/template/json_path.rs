@@ -118,7 +118,7 @@ impl JsonPath {
             cur = next;
         }
         if self.definite {
-            cur.into_iter().next().unwrap_or(Value::Null)
+            cur.into_iter().next().unwrap_or_default()
         } else {
             Value::new_list(cur, true)
         }
@@ -151,7 +151,7 @@ fn step(seg: &Seg, v: &Value) -> Value {
     }
     let mut out = Vec::new();
     apply(seg, v, v, &mut out);
-    out.into_iter().next().unwrap_or(Value::Null)
+    out.into_iter().next().unwrap_or_default()
 }
 
 fn apply(seg: &Seg, v: &Value, root: &Value, out: &mut Vec<Value>) {

@@ -206,7 +206,7 @@ impl Env<'_, '_> {
             };
             self.body_json = Some(parsed);
         }
-        self.body_json.clone().flatten().unwrap_or(Value::Null)
+        self.body_json.clone().flatten().unwrap_or_default()
     }
 }
 
@@ -615,7 +615,7 @@ fn emit_escaped(
 impl Vm<'_, '_, '_, '_> {
     #[inline]
     fn pop(&mut self) -> Value {
-        self.stack.pop().unwrap_or(Value::Null)
+        self.stack.pop().unwrap_or_default()
     }
 
     /// Prints a value (`null` prints nothing, as in API Gateway).
@@ -702,11 +702,7 @@ impl Vm<'_, '_, '_, '_> {
             }
             self.slots[SLOT_STAGE_VARIABLES as usize] = Value::new_map(e, MapKind::Plain);
         }
-        let v = self
-            .slots
-            .get(slot as usize)
-            .cloned()
-            .unwrap_or(Value::Null);
+        let v = self.slots.get(slot as usize).cloned().unwrap_or_default();
         self.stack.push(v);
     }
 
