@@ -94,6 +94,22 @@ impl JsonPath {
     }
 
     /// Evaluates against `root`. Definite paths give the value or `Null`; others a JSON list.
+    /// [`Self::eval`] of a root the caller hands over: a definite path starts from it
+    /// without a copy (`$input.path('$')` is the root itself).
+    pub fn eval_owned(&self, root: Value) -> Value {
+        if !self.definite {
+            return self.eval(&root);
+        }
+        let mut cur = root;
+        for seg in &self.segs {
+            cur = step(seg, &cur);
+            if cur.is_null() {
+                break;
+            }
+        }
+        cur
+    }
+
     pub fn eval(&self, root: &Value) -> Value {
         if self.definite {
             // One value in, one value out: no intermediate lists.

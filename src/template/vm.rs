@@ -905,7 +905,7 @@ impl Vm<'_, '_, '_, '_> {
         self.p
             .paths
             .get(i as usize)
-            .map_or(Value::Null, |path| path.eval(&root))
+            .map_or(Value::Null, |path| path.eval_owned(root))
     }
 
     fn input_path(&mut self, i: u32) {
