@@ -62,10 +62,10 @@ fn jump_target(i: &mut Instr) -> Option<&mut u32> {
 /// JSON mapping template is mostly text then a reference, and each instruction costs a
 /// dispatch (an indirect jump).
 fn fuse_text_paths(p: &mut Program) {
-    let code = std::mem::take(&mut p.code);
+    let mut code = std::mem::take(&mut p.code);
     let mut targeted = vec![false; code.len() + 1];
-    for i in &code {
-        if let Some(t) = jump_target(&mut i.clone())
+    for i in &mut code {
+        if let Some(t) = jump_target(i)
             && let Some(m) = targeted.get_mut(*t as usize)
         {
             *m = true;
@@ -120,16 +120,8 @@ impl Compiler<'_> {
     }
 
     fn patch(&mut self, at: u32, target: u32) {
-        if let Some(i) = self.p.code.get_mut(at as usize) {
-            match i {
-                Instr::Jump(t) | Instr::JumpIfFalse(t) | Instr::AndJump(t) | Instr::OrJump(t) => {
-                    *t = target
-                }
-                Instr::ForStart { exit, .. } | Instr::UnlessLoopProp { target: exit, .. } => {
-                    *exit = target
-                }
-                _ => {}
-            }
+        if let Some(t) = self.p.code.get_mut(at as usize).and_then(jump_target) {
+            *t = target;
         }
     }
 
