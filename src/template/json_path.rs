@@ -93,13 +93,13 @@ impl JsonPath {
         Ok(JsonPath { segs, definite })
     }
 
-    /// Evaluates against `root`. Definite paths give the value or `Null`; others a JSON list.
     /// [`Self::eval`] of a root the caller hands over: a definite path starts from it
     /// without a copy (`$input.path('$')` is the root itself).
     pub fn eval_owned(&self, root: Value) -> Value {
         if !self.definite {
             return self.eval(&root);
         }
+        // One value in, one value out: no intermediate lists.
         let mut cur = root;
         for seg in &self.segs {
             cur = step(seg, &cur);
@@ -110,17 +110,10 @@ impl JsonPath {
         cur
     }
 
+    /// Evaluates against `root`. Definite paths give the value or `Null`; others a JSON list.
     pub fn eval(&self, root: &Value) -> Value {
         if self.definite {
-            // One value in, one value out: no intermediate lists.
-            let mut cur = root.clone();
-            for seg in &self.segs {
-                cur = step(seg, &cur);
-                if cur.is_null() {
-                    break;
-                }
-            }
-            return cur;
+            return self.eval_owned(root.clone());
         }
         let mut cur = vec![root.clone()];
         for seg in &self.segs {
@@ -133,11 +126,7 @@ impl JsonPath {
             }
             cur = next;
         }
-        if self.definite {
-            cur.into_iter().next().unwrap_or_default()
-        } else {
-            Value::new_list(cur, true)
-        }
+        Value::new_list(cur, true)
     }
 }
 
