@@ -236,9 +236,7 @@ impl Sink<'_> {
         }
         Ok(())
     }
-}
 
-impl Sink<'_> {
     /// Writes `text[s..e]`, where `text` has [`TEXT_SLACK`] readable bytes past `e`: a
     /// span of up to that many bytes goes into the output as one fixed-size block (only
     /// its own bytes are kept), without a branch on its length.
@@ -442,11 +440,7 @@ pub fn run(
             }
             Instr::Jump(t) => pc = t as usize,
             Instr::UnlessLoopProp { k, target } => {
-                let yes = match &vm.slots[SLOT_FOREACH as usize] {
-                    Value::Loop(l) => builtins::loop_prop(l, k as usize).truthy(),
-                    _ => vm.loop_prop_value(k).truthy(),
-                };
-                if !yes {
+                if !vm.loop_prop_value(k).truthy() {
                     pc = target as usize;
                 }
             }
@@ -718,12 +712,18 @@ impl Vm<'_, '_, '_, '_> {
     fn loop_prop_value(&mut self, k: u32) -> Value {
         match &self.slots[SLOT_FOREACH as usize] {
             Value::Loop(l) => builtins::loop_prop(l, k as usize),
-            other => {
-                let other = other.clone();
-                let name = LOOP_PROPS.get(k as usize).copied().unwrap_or("");
-                builtins::property(&mut self.env, &other, name)
-            }
+            _ => self.loop_prop_by_name(k),
         }
+    }
+
+    /// `$foreach.<LOOP_PROPS[k]>` when `$foreach` is not a loop's position (set by the
+    /// template, or outside a loop): a property lookup by name. Out of line, so the loop
+    /// case stays small where it is inlined.
+    #[inline(never)]
+    fn loop_prop_by_name(&mut self, k: u32) -> Value {
+        let recv = self.slots[SLOT_FOREACH as usize].clone();
+        let name = LOOP_PROPS.get(k as usize).copied().unwrap_or("");
+        builtins::property(&mut self.env, &recv, name)
     }
 
     fn constant(&mut self, k: u32) {
