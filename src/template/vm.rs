@@ -117,9 +117,12 @@ impl Drop for Vm<'_, '_, '_, '_> {
     }
 }
 
-/// Keeps a `#foreach` item list for the next loop, emptied (unless there are enough).
-fn spare_items(spares: &mut Vec<Vec<Value>>, items: Vec<Value>) {
-    if spares.len() < scratch::MAX_SPARES && items.capacity() > 0 {
+/// Keeps a closed loop's item list for the next loop, emptied (unless there are enough).
+fn spare_items(spares: &mut Vec<Vec<Value>>, items: Items) {
+    if let Items::List(items) = items
+        && spares.len() < scratch::MAX_SPARES
+        && items.capacity() > 0
+    {
         spares.push(scratch::emptied(items));
     }
 }
@@ -154,16 +157,23 @@ fn give_hints(table: &mut Vec<(usize, Vec<u32>)>, p: &Program, hints: Vec<u32>) 
     table.push((std::ptr::from_ref(p) as usize, hints));
 }
 
+/// What a `#foreach` walks.
+enum Items {
+    /// The items, copied when the loop opened (lists, maps, converted JSON).
+    List(Vec<Value>),
+    /// A JSON array or object nothing had converted when the loop opened, walked straight
+    /// off its tape: the document, the container's node and the tape position of the next
+    /// item (of an object, of the next member's key). Why: a list of the items cost a value
+    /// and a reference count for each item before the body ran once.
+    Tape {
+        doc: Rc<json_doc::Doc>,
+        container: u32,
+        cursor: u32,
+    },
+}
+
 struct Loop {
-    /// The items, unless the loop walks a JSON container in place (`json`).
-    items: Vec<Value>,
-    /// A JSON array or object iterated straight off its tape (nothing converted it when
-    /// the loop opened): the document, the container's node and the tape position of the
-    /// next item (of an object, of the next member's key). Why: a list of the items cost
-    /// a value and a reference count for each item before the body ran once.
-    json: Option<Rc<json_doc::Doc>>,
-    container: u32,
-    cursor: u32,
+    items: Items,
     /// How many items there are.
     len: u32,
     next: u32,
@@ -1068,25 +1078,26 @@ impl Vm<'_, '_, '_, '_> {
                 "too many nested #foreach loops",
             ));
         }
-        let (items, json, container, len) = match &iterable {
+        let (items, len) = match &iterable {
             Value::Json(j) if j.doc.is_container(j.node) && j.doc.converted(j.node).is_none() => {
-                let len = u32::try_from(j.doc.len(j.node)).unwrap_or(u32::MAX);
-                (Vec::new(), Some(j.doc.clone()), j.node, len)
+                let items = Items::Tape {
+                    doc: j.doc.clone(),
+                    container: j.node,
+                    cursor: j.node + 1,
+                };
+                (items, j.doc.len(j.node))
             }
             _ => {
                 let mut items = self.items.pop().unwrap_or_default();
                 builtins::iterate(&iterable, &mut items);
-                let len = u32::try_from(items.len()).unwrap_or(u32::MAX);
-                (items, None, 0, len)
+                let len = items.len();
+                (Items::List(items), len)
             }
         };
         let saved_var = self.slots.get(slot as usize).cloned().unwrap_or_default();
         self.loops.push(Loop {
             items,
-            json,
-            container,
-            cursor: container + 1,
-            len,
+            len: u32::try_from(len).unwrap_or(u32::MAX),
             next: 0,
             slot,
             exit,
@@ -1120,13 +1131,18 @@ impl Vm<'_, '_, '_, '_> {
         let len = l.len;
         let item = if l.next >= len || l.next >= MAX_FOREACH_ITERATIONS {
             None
-        } else if let Some(doc) = &l.json {
-            doc.next_item(l.container, l.cursor).map(|(value, next)| {
-                l.cursor = next;
-                json_doc::Doc::value(doc, value)
-            })
         } else {
-            l.items.get_mut(l.next as usize).map(std::mem::take)
+            match &mut l.items {
+                Items::Tape {
+                    doc,
+                    container,
+                    cursor,
+                } => doc.next_item(*container, *cursor).map(|(value, next)| {
+                    *cursor = next;
+                    json_doc::Doc::value(doc, value)
+                }),
+                Items::List(items) => items.get_mut(l.next as usize).map(std::mem::take),
+            }
         };
         if let Some(item) = item {
             let i = l.next;
