@@ -1192,31 +1192,24 @@ impl Doc {
 
     /// The item nodes of an array.
     pub fn items(&self, i: u32) -> impl Iterator<Item = u32> + '_ {
-        let n = self.node(i);
+        let arr = self.is_array(i);
         let mut at = i + 1;
-        let end = if n.kind == Kind::Arr { n.next } else { at };
         std::iter::from_fn(move || {
-            if at >= end {
-                return None;
-            }
-            let cur = at;
-            at = self.node(cur).next.max(cur + 1);
-            Some(cur)
+            let (value, next) = self.next_item(i, at).filter(|_| arr)?;
+            at = next;
+            Some(value)
         })
     }
 
     /// `(key node, value node)` of an object's members, in document order.
     pub fn members(&self, i: u32) -> impl Iterator<Item = (u32, u32)> + '_ {
-        let n = self.node(i);
+        let obj = self.is_object(i);
         let mut at = i + 1;
-        let end = if n.kind == Kind::Obj { n.next } else { at };
         std::iter::from_fn(move || {
-            if at + 1 >= end {
-                return None;
-            }
-            let key = at;
-            at = self.node(key + 1).next.max(key + 2);
-            Some((key, key + 1))
+            let (value, next) = self.next_item(i, at).filter(|_| obj)?;
+            at = next;
+            // A member's key is the one node before its value.
+            Some((value - 1, value))
         })
     }
 
