@@ -1380,14 +1380,12 @@ impl Doc {
         let Some(n) = self.nodes.get(i as usize) else {
             return after;
         };
+        // Past the subtree: `after` for a scalar (its `next` is the node after it; a key's
+        // is its object, before it).
         let end = n.next.max(after);
         if depth > MAX_RENDER_DEPTH {
             out.push_str("null");
-            return if matches!(n.kind, Kind::Arr | Kind::Obj) {
-                end
-            } else {
-                after
-            };
+            return end;
         }
         match n.kind {
             Kind::Arr => {
@@ -1434,13 +1432,11 @@ impl Doc {
         let Some(n) = self.nodes.get(i as usize) else {
             return after;
         };
+        // Past the subtree: `after` for a scalar (its `next` is the node after it; a key's
+        // is its object, before it).
         let end = n.next.max(after);
         if depth > MAX_RENDER_DEPTH {
-            return if matches!(n.kind, Kind::Arr | Kind::Obj) {
-                end
-            } else {
-                after
-            };
+            return end;
         }
         match n.kind {
             Kind::Null => {
