@@ -23,6 +23,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use super::copy::{append_quoted, append_str};
 use super::scratch;
 use super::value::{Entries, MAX_RENDER_DEPTH, MapKind, Value, java_double, json_string};
 
@@ -1334,13 +1335,26 @@ impl Doc {
         }
     }
 
-    /// Compact JSON of node `i` (`$input.json`), straight from the tape.
     /// A scalar node as JSON (a string with its quotes; `null` for anything else).
+    #[inline(always)]
     fn write_json_scalar(&self, n: &Node, i: u32, out: &mut String) {
+        // Tests in turn, not a `match` (a jump table: an indirect jump per node).
+        if n.kind == Kind::Str {
+            // An unescaped JSON string is already in the form `json_string` writes.
+            let t = self.text.get(n.start as usize..n.end as usize);
+            append_quoted(out, t.unwrap_or(""));
+        } else if n.kind == Kind::Int {
+            append_str(out, itoa::Buffer::new().format(n.payload as i64));
+        } else {
+            self.write_json_other(n, i, out);
+        }
+    }
+
+    /// The scalars [`Self::write_json_scalar`] leaves out of line.
+    fn write_json_other(&self, n: &Node, i: u32, out: &mut String) {
         match n.kind {
             Kind::True => out.push_str("true"),
             Kind::False => out.push_str("false"),
-            Kind::Int => out.push_str(itoa::Buffer::new().format(n.payload as i64)),
             Kind::Float => {
                 let f = f64::from_bits(n.payload);
                 if f.is_finite() {
@@ -1349,18 +1363,8 @@ impl Doc {
                     out.push_str("null");
                 }
             }
-            // An unescaped JSON string is already in the form `json_string` writes.
-            Kind::Str => {
-                out.push('"');
-                out.push_str(
-                    self.text
-                        .get(n.start as usize..n.end as usize)
-                        .unwrap_or(""),
-                );
-                out.push('"');
-            }
             Kind::EscStr => json_string(self.str(i), out),
-            Kind::Null | Kind::Arr | Kind::Obj => out.push_str("null"),
+            _ => out.push_str("null"),
         }
     }
 
@@ -1387,7 +1391,7 @@ impl Doc {
                     if c > after {
                         out.push(',');
                     }
-                    c = self.write_json_tape(c, out, depth + 1).max(c + 1);
+                    c = self.write_json_item(c, out, depth + 1).max(c + 1);
                 }
                 out.push(']');
                 end
@@ -1404,7 +1408,7 @@ impl Doc {
                         self.write_json_scalar(k, c, out);
                     }
                     out.push(':');
-                    c = self.write_json_tape(c + 1, out, depth + 1).max(c + 2);
+                    c = self.write_json_item(c + 1, out, depth + 1).max(c + 2);
                 }
                 out.push('}');
                 end
@@ -1413,6 +1417,19 @@ impl Doc {
                 self.write_json_scalar(n, i, out);
                 after
             }
+        }
+    }
+
+    /// An item or member value of a container for [`Self::write_json_tape`]: a scalar
+    /// (most of them) is written here, without a call per node.
+    #[inline(always)]
+    fn write_json_item(&self, i: u32, out: &mut String, depth: u32) -> u32 {
+        match self.nodes.get(i as usize) {
+            Some(n) if !matches!(n.kind, Kind::Arr | Kind::Obj) => {
+                self.write_json_scalar(n, i, out);
+                i + 1
+            }
+            _ => self.write_json_tape(i, out, depth),
         }
     }
 
@@ -1454,7 +1471,7 @@ impl Doc {
                 after
             }
             Kind::Str | Kind::EscStr => {
-                out.push_str(self.str(i));
+                append_str(out, self.str(i));
                 after
             }
             // A list from JSON prints as JSON.
@@ -1466,7 +1483,7 @@ impl Doc {
                     if c > after {
                         out.push_str(", ");
                     }
-                    out.push_str(self.str(c));
+                    append_str(out, self.str(c));
                     out.push('=');
                     c = self.write_java_tape(c + 1, out, true, depth + 1).max(c + 2);
                 }

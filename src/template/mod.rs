@@ -45,6 +45,7 @@ pub mod ast;
 pub mod builtins;
 pub mod bytecode;
 pub mod compile;
+pub mod copy;
 pub mod error;
 pub mod json_doc;
 pub mod json_path;

@@ -77,6 +77,16 @@ pub fn emptied<B: Buffer>(mut b: B) -> B {
     b
 }
 
+/// [`emptied`] in place, for a buffer that stays where it is.
+#[inline]
+pub fn empty<B: Buffer>(b: &mut B) {
+    if b.capacity_bytes() > MAX_KEPT_BYTES {
+        *b = B::default();
+    } else if !b.is_empty() {
+        b.clear();
+    }
+}
+
 /// Clears `b` and keeps it as a spare, unless it is too large, the thread already keeps
 /// [`MAX_SPARES`] (or the thread is exiting).
 #[inline]

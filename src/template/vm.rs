@@ -12,6 +12,7 @@ use super::bytecode::{
     Const, Instr, LOOP_PROPS, Program, SLOT_CONTEXT, SLOT_FOREACH, SLOT_INPUT,
     SLOT_STAGE_VARIABLES, SLOT_UTIL, SLOT_VELOCITY_COUNT, TEXT_SLACK,
 };
+use super::copy::append;
 use super::error::{ErrorKind, TemplateError};
 use super::scratch;
 use super::value::{Builtin, Entries, LoopInfo, MapKind, Value, arith, compare, loose_eq};
@@ -89,28 +90,25 @@ fn put_back<B: scratch::Buffer>(at: &mut B, b: B) {
 
 impl Drop for Vm<'_, '_, '_, '_> {
     fn drop(&mut self) {
-        // Loops left open by `#stop`, `#break` or an error give their items back too.
-        while let Some(l) = self.loops.pop() {
-            spare_items(&mut self.items, l.items);
-        }
         drop(out_of(&mut self.env.regexes));
         let hints = out_of(&mut self.hints);
-        // Always there (taken at the start); a new one otherwise, so nothing leaks.
-        let mut ws = out_of(&mut self.ws).unwrap_or_default();
         // Emptied here, so the documents the values held are free before `RecycleDocs`.
         let mut slots = out_of(&mut self.slots);
         while let Some(v) = slots.pop() {
             Value::discard(v);
         }
+        let stack = scratch::emptied(out_of(&mut self.stack));
+        // SAFETY: `ws` is taken once, here, and the `Vm` is not used after `drop`.
+        let mut ws = unsafe { ManuallyDrop::take(&mut self.ws) };
+        // Loops left open by `#stop`, `#break` or an error give their items back too.
+        while let Some(l) = ws.loops.pop() {
+            spare_items(&mut ws.items, l.items);
+        }
+        scratch::empty(&mut ws.loops);
+        scratch::empty(&mut ws.saved_args);
+        scratch::empty(&mut ws.scratch);
         put_back(&mut ws.slots, scratch::emptied(slots));
-        put_back(&mut ws.stack, scratch::emptied(out_of(&mut self.stack)));
-        put_back(&mut ws.loops, scratch::emptied(out_of(&mut self.loops)));
-        put_back(
-            &mut ws.saved_args,
-            scratch::emptied(out_of(&mut self.saved_args)),
-        );
-        put_back(&mut ws.scratch, scratch::emptied(out_of(&mut self.scratch)));
-        put_back(&mut ws.items, out_of(&mut self.items));
+        put_back(&mut ws.stack, stack);
         give_hints(&mut ws.hints, self.p, hints);
         // A workspace given back by a render inside this one is replaced (one is enough).
         let _ = WORKSPACE.try_with(|w| w.set(Some(ws)));
@@ -279,41 +277,6 @@ impl Sink<'_> {
     }
 }
 
-/// Appends `b` to `v`. Most of what a render writes is a few to a few dozen bytes (a
-/// stretch of template text, a member's value), where a `memcpy` call cost more than the
-/// copy: up to 32 bytes are copied inline, as two overlapping blocks.
-#[inline(always)]
-fn append(v: &mut Vec<u8>, b: &[u8]) {
-    let n = b.len();
-    if n > 32 || v.capacity() - v.len() < 32 {
-        v.extend_from_slice(b);
-        return;
-    }
-    let len = v.len();
-    let (src, dst) = (b.as_ptr(), v.as_mut_ptr());
-    // SAFETY: `n <= 32` bytes fit the spare capacity checked above, every read is within
-    // `b`, and `b` cannot overlap `v`'s spare capacity. Two blocks of `w` bytes each
-    // (`w <= n <= 2w`), the second ending where `b` ends, together cover `b`.
-    unsafe {
-        let dst = dst.add(len);
-        let two = |w: usize| {
-            std::ptr::copy_nonoverlapping(src, dst, w);
-            std::ptr::copy_nonoverlapping(src.add(n - w), dst.add(n - w), w);
-        };
-        match n {
-            16.. => two(16),
-            8.. => two(8),
-            4.. => two(4),
-            _ => {
-                for i in 0..n {
-                    *dst.add(i) = *src.add(i);
-                }
-            }
-        }
-        v.set_len(len + n);
-    }
-}
-
 /// The state of one render besides the program counter and the output. The loop in
 /// [`run`] keeps only the instruction fetch and the hottest arms inline; everything else
 /// is a method here, so the loop's own state stays in registers.
@@ -326,13 +289,9 @@ struct Vm<'p, 'r, 'a, 's> {
     // than a short render's own work).
     slots: ManuallyDrop<Vec<Value>>,
     stack: ManuallyDrop<Vec<Value>>,
-    loops: ManuallyDrop<Vec<Loop>>,
-    saved_args: ManuallyDrop<Vec<Value>>,
-    scratch: ManuallyDrop<String>,
-    /// Spare `#foreach` item lists.
-    items: ManuallyDrop<Vec<Vec<Value>>>,
-    /// The rest of the thread's [`Workspace`], given back when the render ends.
-    ws: ManuallyDrop<Option<Box<Workspace>>>,
+    /// The thread's [`Workspace`] (the less used buffers stay in it: moving each one in
+    /// and out cost more than a short render's own work), given back when the render ends.
+    ws: ManuallyDrop<Box<Workspace>>,
     chain_cache: ChainCache,
     /// Per element of `p.chains`: where its member was found last time (see
     /// [`json_doc::Doc::get_hinted`]), kept per thread across renders of this program.
@@ -376,11 +335,7 @@ pub fn run(
         state,
         slots: ManuallyDrop::new(slots),
         stack: ManuallyDrop::new(std::mem::take(&mut ws.stack)),
-        loops: ManuallyDrop::new(std::mem::take(&mut ws.loops)),
-        saved_args: ManuallyDrop::new(std::mem::take(&mut ws.saved_args)),
-        scratch: ManuallyDrop::new(std::mem::take(&mut ws.scratch)),
-        items: ManuallyDrop::new(std::mem::take(&mut ws.items)),
-        ws: ManuallyDrop::new(Some(ws)),
+        ws: ManuallyDrop::new(ws),
         chain_cache: ChainCache::default(),
         hints: ManuallyDrop::new(hints),
         context_loaded: false,
@@ -561,8 +516,8 @@ pub fn run(
             }
             Instr::ForStart { slot, exit } => vm.for_start(slot, exit)?,
             Instr::Break => {
-                if !vm.loops.is_empty() {
-                    pc = close_loop(&mut vm.loops, &mut vm.slots, &mut vm.items);
+                if !vm.ws.loops.is_empty() {
+                    pc = close_loop(&mut vm.ws, &mut vm.slots);
                 }
             }
             Instr::Stop => break,
@@ -577,11 +532,11 @@ pub fn run(
             Instr::BindArg(slot) => {
                 let v = vm.pop();
                 if let Some(s) = vm.slots.get_mut(slot as usize) {
-                    vm.saved_args.push(std::mem::replace(s, v));
+                    vm.ws.saved_args.push(std::mem::replace(s, v));
                 }
             }
             Instr::UnbindArg(slot) => {
-                let v = vm.saved_args.pop().unwrap_or_default();
+                let v = vm.ws.saved_args.pop().unwrap_or_default();
                 if let Some(s) = vm.slots.get_mut(slot as usize) {
                     *s = v;
                 }
@@ -635,10 +590,10 @@ impl Vm<'_, '_, '_, '_> {
             }
             Value::Bool(b) => sink.write(if *b { b"true" } else { b"false" }),
             other => {
-                self.scratch.clear();
-                self.scratch.reserve(other.size_hint());
-                other.write_display(&mut self.scratch);
-                sink.write(self.scratch.as_bytes())
+                self.ws.scratch.clear();
+                self.ws.scratch.reserve(other.size_hint());
+                other.write_display(&mut self.ws.scratch);
+                sink.write(self.ws.scratch.as_bytes())
             }
         }
     }
@@ -930,10 +885,10 @@ impl Vm<'_, '_, '_, '_> {
             if v.is_null() {
                 return Ok(());
             }
-            self.scratch.clear();
-            self.scratch.reserve(v.size_hint());
-            v.write_json(&mut self.scratch, 0);
-            sink.write(self.scratch.as_bytes())
+            self.ws.scratch.clear();
+            self.ws.scratch.reserve(v.size_hint());
+            v.write_json(&mut self.ws.scratch, 0);
+            sink.write(self.ws.scratch.as_bytes())
         } else {
             self.stack.push(builtins::to_json_string(&v));
             Ok(())
@@ -1072,7 +1027,7 @@ impl Vm<'_, '_, '_, '_> {
 
     fn for_start(&mut self, slot: u32, exit: u32) -> Result<(), TemplateError> {
         let iterable = self.pop();
-        if self.loops.len() >= MAX_LOOP_DEPTH {
+        if self.ws.loops.len() >= MAX_LOOP_DEPTH {
             return Err(TemplateError::new(
                 ErrorKind::FuelExhausted,
                 "too many nested #foreach loops",
@@ -1088,14 +1043,14 @@ impl Vm<'_, '_, '_, '_> {
                 (items, j.doc.len(j.node))
             }
             _ => {
-                let mut items = self.items.pop().unwrap_or_default();
+                let mut items = self.ws.items.pop().unwrap_or_default();
                 builtins::iterate(&iterable, &mut items);
                 let len = items.len();
                 (Items::List(items), len)
             }
         };
         let saved_var = self.slots.get(slot as usize).cloned().unwrap_or_default();
-        self.loops.push(Loop {
+        self.ws.loops.push(Loop {
             items,
             len: u32::try_from(len).unwrap_or(u32::MAX),
             next: 0,
@@ -1111,7 +1066,7 @@ impl Vm<'_, '_, '_, '_> {
     /// Binds the next item of the innermost loop, or closes it and returns its exit.
     /// Each iteration spends fuel for the whole body (at most what it can run).
     fn for_next(&mut self, pc: usize) -> Result<Option<usize>, TemplateError> {
-        let Some(l) = self.loops.last_mut() else {
+        let Some(l) = self.ws.loops.last_mut() else {
             return Ok(None);
         };
         let body = (l.exit as usize).saturating_sub(pc) as u64 + 1;
@@ -1154,22 +1109,18 @@ impl Vm<'_, '_, '_, '_> {
             self.slots[SLOT_VELOCITY_COUNT as usize].set(Value::Int(i64::from(i) + 1));
             Ok(None)
         } else {
-            Ok(Some(close_loop(
-                &mut self.loops,
-                &mut self.slots,
-                &mut self.items,
-            )))
+            Ok(Some(close_loop(&mut self.ws, &mut self.slots)))
         }
     }
 }
 
 /// Pops the innermost loop, restoring `$var`, `$foreach` and `$velocityCount` as
 /// Velocity 1.7 does after a `#foreach`, and returns the loop's exit address.
-fn close_loop(loops: &mut Vec<Loop>, slots: &mut [Value], spares: &mut Vec<Vec<Value>>) -> usize {
-    let Some(l) = loops.pop() else {
+fn close_loop(ws: &mut Workspace, slots: &mut [Value]) -> usize {
+    let Some(l) = ws.loops.pop() else {
         return usize::MAX;
     };
-    spare_items(spares, l.items);
+    spare_items(&mut ws.items, l.items);
     if let Some(s) = slots.get_mut(l.slot as usize) {
         s.set(l.saved_var);
     }
