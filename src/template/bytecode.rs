@@ -111,6 +111,14 @@ pub enum Instr {
     Store(u32),
     /// Pop value and receiver; receiver.name = value.
     SetAttr(u32),
+    /// `#set($context.responseOverride.status = value)`: pop the value (computed first;
+    /// reading `$context.responseOverride` has no effect to order it against) and set it,
+    /// without building the override object while nothing else needs it. `ro` and
+    /// `status` name the two properties, for when the object exists.
+    SetResponseStatus {
+        ro: u32,
+        status: u32,
+    },
     /// Pop value, key and receiver; receiver[key] = value.
     SetIndex,
     /// Pop the iterable and open a loop over it binding `slot`; `exit` follows the loop.

@@ -275,6 +275,16 @@ impl Compiler<'_> {
     }
 
     fn set(&mut self, target: &Reference, value: &Expr) -> Result<(), TemplateError> {
+        if target.root == "context"
+            && let [Accessor::Property(ro), Accessor::Property(status)] = &target.accessors[..]
+            && ro == "responseOverride"
+            && status == "status"
+        {
+            self.expr(value)?;
+            let (ro, status) = (self.name(ro), self.name(status));
+            self.emit(Instr::SetResponseStatus { ro, status })?;
+            return Ok(());
+        }
         match target.accessors.split_last() {
             None => {
                 self.expr(value)?;

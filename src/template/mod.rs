@@ -198,6 +198,10 @@ pub struct RenderState {
     /// needs only these two small objects, not the 40-entry map.
     pub(crate) request_override: Option<Value>,
     pub(crate) response_override: Option<Value>,
+    /// `$context.responseOverride.status` set while neither the `$context` map nor the
+    /// override object was built (`vm`'s `SetResponseStatus`): setting the status is the
+    /// common use of the object and needs neither. Moved into the object when it is built.
+    pub(crate) pending_status: Option<Value>,
 }
 
 /// What the templates asked the gateway to change (aws-behavior.md §3.8).
@@ -228,12 +232,23 @@ impl RenderState {
                 .request_override
                 .get_or_insert_with(new_request_override)
                 .clone(),
-            "responseOverride" => self
-                .response_override
-                .get_or_insert_with(new_response_override)
-                .clone(),
+            "responseOverride" => {
+                let pending = self.pending_status.take();
+                self.response_override
+                    .get_or_insert_with(|| new_response_override(pending))
+                    .clone()
+            }
             _ => return None,
         })
+    }
+
+    /// The override object to put in the `$context` map being built: the one built so far,
+    /// or a new one if a status is pending.
+    pub(crate) fn take_response_override(&mut self) -> Option<Value> {
+        let pending = self.pending_status.take();
+        self.response_override
+            .take()
+            .or_else(|| pending.map(|s| new_response_override(Some(s))))
     }
 
     /// The overrides set so far. Cheap when no template touched `$context`.
@@ -301,7 +316,12 @@ impl RenderState {
             }
         }
         // Status must be an integer in 100..=599, otherwise AWS ignores it (LS-impl note).
-        o.response_status = sub(resp, "status")
+        // A pending status is only ever set while there is no object to hold it.
+        let status = match &self.pending_status {
+            Some(v) => Some(v.norm().into_owned()),
+            None => sub(resp, "status"),
+        };
+        o.response_status = status
             .and_then(|v| v.as_i64())
             .and_then(|s| u16::try_from(s).ok())
             .filter(|s| (100..=599).contains(s));
@@ -431,10 +451,14 @@ fn new_request_override() -> Value {
     Value::new_map(ro, MapKind::Opaque)
 }
 
-/// A fresh `$context.responseOverride`: only `header` until a status is set.
-fn new_response_override() -> Value {
+/// A fresh `$context.responseOverride`: only `header` until a status is set (`status`,
+/// one set before the object was built).
+fn new_response_override(status: Option<Value>) -> Value {
     let mut rs = value::Entries::default();
     rs.insert("header".into(), Value::empty_map(MapKind::Opaque));
+    if let Some(s) = status {
+        rs.insert("status".into(), s);
+    }
     Value::new_map(rs, MapKind::Opaque)
 }
 
@@ -505,7 +529,7 @@ pub(crate) fn build_context(
     put("deploymentId", s(c.deployment_id));
     put(
         "responseOverride",
-        response_override.unwrap_or_else(new_response_override),
+        response_override.unwrap_or_else(|| new_response_override(None)),
     );
     put("apiId", s(c.api_id));
     if let Some(v) = c.is_canary_request {
@@ -766,6 +790,74 @@ mod tests {
             ov.request_headers,
             vec![("h".to_owned(), vec!["a".to_owned()])]
         );
+    }
+
+    /// `#set($context.responseOverride.status = v)` keeps the status pending without the
+    /// object (vm's `SetResponseStatus`); written another way (`$ro.status`) it goes through
+    /// the object. Both must give the same output and overrides whatever comes before and
+    /// after, in the same template or the next one.
+    #[test]
+    fn a_pending_response_status_behaves_like_one_set_on_the_object() {
+        let body = br#"{"s": 402}"#;
+        let req = RequestData {
+            body,
+            context: ContextValues {
+                stage: Some("prod"),
+                ..ContextValues::default()
+            },
+            ..RequestData::default()
+        };
+        let before = [
+            "",
+            "$context.responseOverride.header",
+            "#set($context.stage2 = 'x')",
+            "#set($context = {})",
+            "#set($context.responseOverride.status = 300)",
+            "#macro(m $context)#set($context.responseOverride.status = 1)#end#m({})",
+        ];
+        let values = ["400", "'401'", "$nothing", "$input.path('$.s')"];
+        let after = [
+            "",
+            "$context.responseOverride.status",
+            "$context.responseOverride.keySet()",
+            "$context.keySet().size() $context.responseOverride.status",
+            "#set($context.responseOverride.header.x = 'y')$context.responseOverride.keySet()",
+            "#set($context.responseOverride.status = 500)",
+            "#set($context.responseOverride.status = $nothing)$context.responseOverride.status",
+            "$context.responseOverride.get('status')",
+        ];
+        let run = |first: &str, second: &str| {
+            let mut state = RenderState::new();
+            let mut out = Vec::new();
+            for src in [first, second] {
+                Template::compile(src)
+                    .unwrap()
+                    .render(&req, None, &mut state, &mut out)
+                    .unwrap();
+                out.push(b'|');
+            }
+            (String::from_utf8(out).unwrap(), state.overrides())
+        };
+        for b in before {
+            for v in values {
+                let fast = format!("{b}#set($context.responseOverride.status = {v})");
+                let slow =
+                    format!("{b}#set($ro = $context.responseOverride)#set($ro.status = {v})");
+                for a in after {
+                    // In the same template, and in the next one (the response template).
+                    let same = (run(&format!("{fast}{a}"), a), run(&format!("{slow}{a}"), a));
+                    assert_eq!(same.0, same.1, "{fast}{a}");
+                    let next = (run(&fast, a), run(&slow, a));
+                    assert_eq!(next.0, next.1, "{fast} | {a}");
+                }
+            }
+        }
+        // And the pending status is there at all.
+        let (out, ov) = run(
+            "#set($context.responseOverride.status = 400)",
+            "$context.responseOverride.status",
+        );
+        assert_eq!((out.as_str(), ov.response_status), ("|400|", Some(400)));
     }
 
     #[test]

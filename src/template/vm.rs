@@ -506,6 +506,9 @@ pub fn run(
                 }
             }
             Instr::SetAttr(n) => vm.set_attr(n),
+            Instr::SetResponseStatus { ro, status } => {
+                vm.set_response_status(ro, status, &mut sink)?;
+            }
             Instr::SetIndex => {
                 let v = vm.pop();
                 let key = vm.pop();
@@ -627,16 +630,15 @@ impl Vm<'_, '_, '_, '_> {
     fn context_map(&mut self) -> Value {
         let request = self.env.request;
         let state = &mut *self.state;
-        let ctx = state
-            .context
-            .get_or_insert_with(|| {
-                super::build_context(
-                    &request.context,
-                    state.request_override.take(),
-                    state.response_override.take(),
-                )
-            })
-            .clone();
+        if state.context.is_none() {
+            let response_override = state.take_response_override();
+            state.context = Some(super::build_context(
+                &request.context,
+                state.request_override.take(),
+                response_override,
+            ));
+        }
+        let ctx = state.context.clone().unwrap_or_default();
         self.slots[SLOT_CONTEXT as usize] = ctx.clone();
         ctx
     }
@@ -1023,6 +1025,39 @@ impl Vm<'_, '_, '_, '_> {
                 m.entries.borrow_mut().insert(name.into(), v);
             }
         }
+    }
+
+    /// `#set($context.responseOverride.status = v)` with `v` on the stack. While `$context`
+    /// is the request's and neither it nor the override object was built, the status is
+    /// kept as pending in the render state (folded into the object if one is built later);
+    /// otherwise it is set as `Load`, `Attr`, `SetAttr` would.
+    fn set_response_status(
+        &mut self,
+        ro: u32,
+        status: u32,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), TemplateError> {
+        self.load_context();
+        let v = self.pop();
+        let state = &mut *self.state;
+        if state.context.is_none()
+            && state.response_override.is_none()
+            && matches!(
+                self.slots[SLOT_CONTEXT as usize],
+                Value::Builtin(Builtin::Context)
+            )
+        {
+            // Velocity 1.7: `#set` to null leaves the property as it was.
+            if !v.is_null() {
+                state.pending_status = Some(v);
+            }
+            return Ok(());
+        }
+        self.load(SLOT_CONTEXT, true);
+        self.attr(ro, false, false, sink)?;
+        self.stack.push(v);
+        self.set_attr(status);
+        Ok(())
     }
 
     fn for_start(&mut self, slot: u32, exit: u32) -> Result<(), TemplateError> {
