@@ -109,6 +109,42 @@ fn string_scan16(b: &[u8], i: usize) -> Option<(usize, bool)> {
     })
 }
 
+/// The length of a string at `b[start..]` (after its opening quote) that ends, with its
+/// closing quote and no escape, within the 16 bytes there, with the first eight of those
+/// bytes (a key's [`signature`] from the same load); `None` otherwise, for the general path.
+/// Most keys are short: one load finds the end and the signature.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn short_string16(b: &[u8], start: usize) -> Option<(usize, u64)> {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8,
+        _mm_or_si128, _mm_set1_epi8,
+    };
+    let chunk: &[u8; 16] = b.get(start..start.checked_add(16)?)?.try_into().ok()?;
+    // SAFETY: as in `string_scan16`.
+    let (stops, quotes, first8) = unsafe {
+        let x = _mm_loadu_si128(chunk.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
+        let escape = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
+        let control = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+        (
+            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, escape), control)) as u32,
+            _mm_movemask_epi8(quote) as u32,
+            _mm_cvtsi128_si64(x) as u64,
+        )
+    };
+    let n = stops.trailing_zeros();
+    if n >= 16 || quotes & (1 << n) == 0 {
+        return None;
+    }
+    Some((n as usize, first8))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn short_string16(_: &[u8], _: usize) -> Option<(usize, u64)> {
+    None
+}
+
 #[cfg(not(target_arch = "x86_64"))]
 fn string_scan16(b: &[u8], i: usize) -> Option<(usize, bool)> {
     string_scan8(b, i)
@@ -755,6 +791,23 @@ impl Builder<'_> {
     #[inline(always)]
     fn key_at(&mut self, me: usize, i: usize) -> Result<(u64, usize), ()> {
         let start = i + 1;
+        if let Some((len, first8)) = short_string16(self.b, start) {
+            let mask = if len >= SIG_BYTES {
+                (1u64 << (8 * SIG_BYTES)) - 1
+            } else {
+                (1u64 << (8 * len)) - 1
+            };
+            let sig = (first8 & mask) | ((len as u64) << 48);
+            let j = start + len;
+            self.nodes.push(Node {
+                kind: Kind::Str,
+                start: start as u32,
+                end: j as u32,
+                next: me as u32,
+                payload: sig,
+            });
+            return Ok((sig, j + 1));
+        }
         let j = string_stop(self.b, start);
         match self.b.get(j) {
             Some(b'"') => {}
