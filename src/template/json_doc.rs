@@ -83,25 +83,32 @@ fn string_stops(w: u64) -> u64 {
         | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
 }
 
-/// Bytes before the first string stop (see [`string_stops`]) among the 16 at `b[i..]`,
-/// with whether there is one; `None` when fewer than 16 bytes are left.
+/// One bit per string stop (see [`string_stops`]) among the 16 bytes of `chunk`.
 #[cfg(target_arch = "x86_64")]
-fn string_scan16(b: &[u8], i: usize) -> Option<(usize, bool)> {
+#[inline(always)]
+fn stops16(chunk: &[u8; 16]) -> u32 {
     use std::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8,
     };
-    let chunk: &[u8; 16] = b.get(i..i.checked_add(16)?)?.try_into().ok()?;
     // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are available on
     // every x86_64 CPU; `chunk` is 16 readable bytes and the load is unaligned.
-    let stops = unsafe {
+    unsafe {
         let x = _mm_loadu_si128(chunk.as_ptr().cast());
         let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
         let escape = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
         // Unsigned `x <= 0x1f`: the control characters.
         let control = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
         _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, escape), control)) as u32
-    };
+    }
+}
+
+/// Bytes before the first string stop (see [`string_stops`]) among the 16 at `b[i..]`,
+/// with whether there is one; `None` when fewer than 16 bytes are left.
+#[cfg(target_arch = "x86_64")]
+fn string_scan16(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    let chunk: &[u8; 16] = b.get(i..i.checked_add(16)?)?.try_into().ok()?;
+    let stops = stops16(chunk);
     Some(if stops == 0 {
         (16, false)
     } else {
@@ -109,35 +116,51 @@ fn string_scan16(b: &[u8], i: usize) -> Option<(usize, bool)> {
     })
 }
 
+/// [`string_stop`] from `j` when fewer than 16 bytes are left: the block that ends where
+/// `b` ends, without the lanes before `j` (a short body is mostly tail, and byte by byte it
+/// cost several instructions a byte); byte by byte only when all of `b` is shorter.
+#[cfg(target_arch = "x86_64")]
+fn string_stop_tail(b: &[u8], j: usize) -> usize {
+    if let Some(from) = b.len().checked_sub(16)
+        && j >= from
+        && let Some(chunk) = b.get(from..).and_then(|c| <&[u8; 16]>::try_from(c).ok())
+    {
+        let stops = stops16(chunk).checked_shr((j - from) as u32).unwrap_or(0);
+        return if stops == 0 {
+            b.len()
+        } else {
+            j + stops.trailing_zeros() as usize
+        };
+    }
+    string_stop_bytes(b, j)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn string_stop_tail(b: &[u8], j: usize) -> usize {
+    string_stop_bytes(b, j)
+}
+
+fn string_stop_bytes(b: &[u8], mut j: usize) -> usize {
+    while b.get(j).is_some_and(|&c| !is_string_stop(c)) {
+        j += 1;
+    }
+    j
+}
+
 /// The length of a string at `b[start..]` (after its opening quote) that ends, with its
 /// closing quote and no escape, within the 16 bytes there, with the first eight of those
-/// bytes (a key's [`signature`] from the same load); `None` otherwise, for the general path.
-/// Most keys are short: one load finds the end and the signature.
+/// bytes (a key's [`signature`]); `None` otherwise, for the general path. Most keys are
+/// short: one look at the block finds the end and the signature.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn short_string16(b: &[u8], start: usize) -> Option<(usize, u64)> {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8,
-        _mm_or_si128, _mm_set1_epi8,
-    };
     let chunk: &[u8; 16] = b.get(start..start.checked_add(16)?)?.try_into().ok()?;
-    // SAFETY: as in `string_scan16`.
-    let (stops, quotes, first8) = unsafe {
-        let x = _mm_loadu_si128(chunk.as_ptr().cast());
-        let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
-        let escape = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
-        let control = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
-        (
-            _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, escape), control)) as u32,
-            _mm_movemask_epi8(quote) as u32,
-            _mm_cvtsi128_si64(x) as u64,
-        )
-    };
-    let n = stops.trailing_zeros();
-    if n >= 16 || quotes & (1 << n) == 0 {
+    let n = stops16(chunk).trailing_zeros() as usize;
+    if chunk.get(n) != Some(&b'"') {
         return None;
     }
-    Some((n as usize, first8))
+    let first8 = u64::from_le_bytes(*chunk.first_chunk::<8>()?);
+    Some((n, first8))
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -289,12 +312,7 @@ fn string_stop(b: &[u8], mut j: usize) -> usize {
                     return j;
                 }
             }
-            None => {
-                while b.get(j).is_some_and(|&c| !is_string_stop(c)) {
-                    j += 1;
-                }
-                return j;
-            }
+            None => return string_stop_tail(b, j),
         }
     }
 }
