@@ -680,6 +680,15 @@ impl Builder<'_> {
                 self.number()?;
                 Ok(self.i)
             }
+            // A lone `0` (flags and counts), read without `number`'s cases.
+            Some(b'0')
+                if !b.get(i + 1).is_some_and(|c| {
+                    matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                }) =>
+            {
+                self.push(Kind::Int, i, i + 1, 0);
+                Ok(i + 1)
+            }
             _ => {
                 self.i = i;
                 self.other_value(depth)?;
