@@ -111,13 +111,12 @@ pub enum Instr {
     Store(u32),
     /// Pop value and receiver; receiver.name = value.
     SetAttr(u32),
-    /// `#set($context.responseOverride.status = value)`: pop the value (computed first;
-    /// reading `$context.responseOverride` has no effect to order it against) and set it,
-    /// without building the override object while nothing else needs it. `ro` and
-    /// `status` name the two properties, for when the object exists.
+    /// `#set($context.responseOverride.status = value)`, value on the stack: while the
+    /// override object has not been built, pop the value into the render state as the
+    /// pending status and jump to `skip`, past the general code for the `#set` that
+    /// follows; otherwise do nothing (that code sets the status on the object).
     SetResponseStatus {
-        ro: u32,
-        status: u32,
+        skip: u32,
     },
     /// Pop value, key and receiver; receiver[key] = value.
     SetIndex,

@@ -52,7 +52,9 @@ pub fn compile(
 fn jump_target(i: &mut Instr) -> Option<&mut u32> {
     match i {
         Instr::Jump(t) | Instr::JumpIfFalse(t) | Instr::AndJump(t) | Instr::OrJump(t) => Some(t),
-        Instr::ForStart { exit: t, .. } | Instr::UnlessLoopProp { target: t, .. } => Some(t),
+        Instr::ForStart { exit: t, .. }
+        | Instr::UnlessLoopProp { target: t, .. }
+        | Instr::SetResponseStatus { skip: t } => Some(t),
         _ => None,
     }
 }
@@ -280,9 +282,22 @@ impl Compiler<'_> {
             && ro == "responseOverride"
             && status == "status"
         {
+            // The value first, then either the pending status or, with the value held in
+            // a slot no template can name (bound like a macro argument, so a null value
+            // stays null), `$context.responseOverride.status = <slot>` as usual.
             self.expr(value)?;
+            let skip = self.emit(Instr::SetResponseStatus { skip: 0 })?;
+            let held = self.slot(" response status");
+            self.emit(Instr::BindArg(held))?;
+            let s = self.slot(&target.root);
+            self.emit(Instr::Load(s))?;
             let (ro, status) = (self.name(ro), self.name(status));
-            self.emit(Instr::SetResponseStatus { ro, status })?;
+            self.emit(Instr::Attr(ro))?;
+            self.emit(Instr::Load(held))?;
+            self.emit(Instr::SetAttr(status))?;
+            self.emit(Instr::UnbindArg(held))?;
+            let h = self.here();
+            self.patch(skip, h);
             return Ok(());
         }
         match target.accessors.split_last() {

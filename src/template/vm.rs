@@ -506,8 +506,10 @@ pub fn run(
                 }
             }
             Instr::SetAttr(n) => vm.set_attr(n),
-            Instr::SetResponseStatus { ro, status } => {
-                vm.set_response_status(ro, status, &mut sink)?;
+            Instr::SetResponseStatus { skip } => {
+                if vm.pend_response_status() {
+                    pc = skip as usize;
+                }
             }
             Instr::SetIndex => {
                 let v = vm.pop();
@@ -1027,37 +1029,28 @@ impl Vm<'_, '_, '_, '_> {
         }
     }
 
-    /// `#set($context.responseOverride.status = v)` with `v` on the stack. While `$context`
-    /// is the request's and neither it nor the override object was built, the status is
-    /// kept as pending in the render state (folded into the object if one is built later);
-    /// otherwise it is set as `Load`, `Attr`, `SetAttr` would.
-    fn set_response_status(
-        &mut self,
-        ro: u32,
-        status: u32,
-        sink: &mut Sink<'_>,
-    ) -> Result<(), TemplateError> {
+    /// `#set($context.responseOverride.status = v)` with `v` on the stack: while `$context`
+    /// is the request's and neither it nor the override object was built, pops `v` into
+    /// the render state as the pending status (folded into the object if one is built
+    /// later) and returns true; otherwise leaves `v` for the general code that follows.
+    fn pend_response_status(&mut self) -> bool {
         self.load_context();
-        let v = self.pop();
         let state = &mut *self.state;
-        if state.context.is_none()
-            && state.response_override.is_none()
-            && matches!(
+        if state.context.is_some()
+            || state.response_override.is_some()
+            || !matches!(
                 self.slots[SLOT_CONTEXT as usize],
                 Value::Builtin(Builtin::Context)
             )
         {
-            // Velocity 1.7: `#set` to null leaves the property as it was.
-            if !v.is_null() {
-                state.pending_status = Some(v);
-            }
-            return Ok(());
+            return false;
         }
-        self.load(SLOT_CONTEXT, true);
-        self.attr(ro, false, false, sink)?;
-        self.stack.push(v);
-        self.set_attr(status);
-        Ok(())
+        let v = self.stack.pop().unwrap_or_default();
+        // Velocity 1.7: `#set` to null leaves the property as it was.
+        if !v.is_null() {
+            state.pending_status = Some(v);
+        }
+        true
     }
 
     fn for_start(&mut self, slot: u32, exit: u32) -> Result<(), TemplateError> {
