@@ -41,18 +41,22 @@ pub fn signature(key: &[u8]) -> u64 {
 
 /// [`signature`] of `b[start..end]`, from one 8-byte load when the text allows it.
 fn signature_at(b: &[u8], start: usize, end: usize) -> u64 {
-    let len = end - start;
     match load8(b, start) {
-        Some(w) => {
-            let mask = if len >= SIG_BYTES {
-                (1u64 << (8 * SIG_BYTES)) - 1
-            } else {
-                (1u64 << (8 * len)) - 1
-            };
-            (w & mask) | ((len as u64) << 48)
-        }
+        Some(w) => signature_of(w, end - start),
         None => signature(b.get(start..end).unwrap_or(&[])),
     }
+}
+
+/// [`signature`] of a key of `len` bytes whose first eight bytes (or all of them, and
+/// whatever follows) are `first8`, little-endian.
+#[inline(always)]
+fn signature_of(first8: u64, len: usize) -> u64 {
+    let mask = if len >= SIG_BYTES {
+        (1u64 << (8 * SIG_BYTES)) - 1
+    } else {
+        (1u64 << (8 * len)) - 1
+    };
+    (first8 & mask) | ((len as u64) << 48)
 }
 
 // Eight bytes at a time (SWAR): strings and indentation are most of a JSON body.
@@ -818,40 +822,28 @@ impl Builder<'_> {
     #[inline(always)]
     fn key_at(&mut self, me: usize, i: usize) -> Result<(u64, usize), ()> {
         let start = i + 1;
-        if let Some((len, first8)) = short_string16(self.b, start) {
-            let mask = if len >= SIG_BYTES {
-                (1u64 << (8 * SIG_BYTES)) - 1
-            } else {
-                (1u64 << (8 * len)) - 1
-            };
-            let sig = (first8 & mask) | ((len as u64) << 48);
-            let j = start + len;
-            self.nodes.push(Node {
-                kind: Kind::Str,
-                start: start as u32,
-                end: j as u32,
-                next: me as u32,
-                payload: sig,
-            });
-            return Ok((sig, j + 1));
-        }
-        let j = string_stop(self.b, start);
-        match self.b.get(j) {
-            Some(b'"') => {}
-            Some(b'\\') => {
-                // The document goes to serde_json (`Parsed::Fallback`); the tape only has
-                // to stay well formed until then.
-                let at = self.nodes.len();
-                self.escaped_string(start, j, true)?;
-                if let Some(k) = self.nodes.get_mut(at) {
-                    k.next = me as u32;
+        let (j, sig) = match short_string16(self.b, start) {
+            Some((len, first8)) => (start + len, signature_of(first8, len)),
+            None => {
+                let j = string_stop(self.b, start);
+                match self.b.get(j) {
+                    Some(b'"') => {}
+                    Some(b'\\') => {
+                        // The document goes to serde_json (`Parsed::Fallback`); the tape
+                        // only has to stay well formed until then.
+                        let at = self.nodes.len();
+                        self.escaped_string(start, j, true)?;
+                        if let Some(k) = self.nodes.get_mut(at) {
+                            k.next = me as u32;
+                        }
+                        return Ok((0, self.i));
+                    }
+                    // End of text, or a raw control character (serde_json rejects those).
+                    _ => return Err(()),
                 }
-                return Ok((0, self.i));
+                (j, signature_at(self.b, start, j))
             }
-            // End of text, or a raw control character (serde_json rejects those).
-            _ => return Err(()),
-        }
-        let sig = signature_at(self.b, start, j);
+        };
         self.nodes.push(Node {
             kind: Kind::Str,
             start: start as u32,
