@@ -321,6 +321,13 @@ fn string_stop(b: &[u8], mut j: usize) -> usize {
     }
 }
 
+/// A byte that can continue a JSON number (digits, sign, point, exponent): a number read
+/// in a fast path must not be followed by one, and `number` hands a run of them to
+/// serde_json.
+fn is_number_byte(c: u8) -> bool {
+    matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+}
+
 /// Powers of ten serde_json divides by (exact as `f64` up to 1e22).
 const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -673,9 +680,7 @@ impl Builder<'_> {
                     n = n.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
                     j += 1;
                 }
-                let ends = !b
-                    .get(j)
-                    .is_some_and(|c| matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'));
+                let ends = !b.get(j).is_some_and(|&c| is_number_byte(c));
                 if ends && j - i <= MAX_FAST_DIGITS {
                     self.push(Kind::Int, i, j, n);
                     return Ok(j);
@@ -685,11 +690,7 @@ impl Builder<'_> {
                 Ok(self.i)
             }
             // A lone `0` (flags and counts), read without `number`'s cases.
-            Some(b'0')
-                if !b.get(i + 1).is_some_and(|c| {
-                    matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-                }) =>
-            {
+            Some(b'0') if !b.get(i + 1).is_some_and(|&c| is_number_byte(c)) => {
                 self.push(Kind::Int, i, i + 1, 0);
                 Ok(i + 1)
             }
@@ -769,9 +770,7 @@ impl Builder<'_> {
                 frac_len += 1;
             }
         }
-        let continues = b
-            .get(j)
-            .is_some_and(|c| matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'));
+        let continues = b.get(j).is_some_and(|&c| is_number_byte(c));
         let plain = !continues
             && int_len > 0
             && int_len + frac_len <= MAX_FAST_DIGITS
@@ -799,7 +798,7 @@ impl Builder<'_> {
         }
         let mut j = start;
         while let Some(c) = b.get(j) {
-            if !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
+            if !is_number_byte(*c) {
                 break;
             }
             j += 1;
