@@ -67,13 +67,7 @@ pub fn take<B: Buffer>(spare: &'static Spare<B>) -> B {
 /// [`MAX_KEPT_BYTES`].
 #[inline]
 pub fn emptied<B: Buffer>(mut b: B) -> B {
-    if b.capacity_bytes() > MAX_KEPT_BYTES {
-        return B::default();
-    }
-    // Most buffers are already empty; clearing a list of values is a call even then.
-    if !b.is_empty() {
-        b.clear();
-    }
+    empty(&mut b);
     b
 }
 
@@ -83,6 +77,7 @@ pub fn empty<B: Buffer>(b: &mut B) {
     if b.capacity_bytes() > MAX_KEPT_BYTES {
         *b = B::default();
     } else if !b.is_empty() {
+        // Most buffers are already empty; clearing a list of values is a call even then.
         b.clear();
     }
 }
