@@ -112,13 +112,19 @@ pub struct Map {
 
 impl Value {
     /// Whether dropping the value does anything: only the variants holding a reference
-    /// count do.
+    /// count do. Every variant is named, so a new one must be placed here ([`Self::discard`]
+    /// forgets the others, and would leak one that holds a count).
     #[inline(always)]
     pub fn holds_rc(&self) -> bool {
-        matches!(
-            self,
-            Value::Str(_) | Value::List(_) | Value::Map(_) | Value::Json(_)
-        )
+        match self {
+            Value::Str(_) | Value::List(_) | Value::Map(_) | Value::Json(_) => true,
+            Value::Null
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::Float(_)
+            | Value::Builtin(_)
+            | Value::Loop(_) => false,
+        }
     }
 
     /// Drops `v`, testing inline whether there is anything to drop. Most values a render
