@@ -632,15 +632,19 @@ impl Vm<'_, '_, '_, '_> {
     fn context_map(&mut self) -> Value {
         let request = self.env.request;
         let state = &mut *self.state;
-        if state.context.is_none() {
-            let response_override = state.take_response_override();
-            state.context = Some(super::build_context(
-                &request.context,
-                state.request_override.take(),
-                response_override,
-            ));
-        }
-        let ctx = state.context.clone().unwrap_or_default();
+        let ctx = match &state.context {
+            Some(ctx) => ctx.clone(),
+            None => {
+                let response_override = state.take_response_override();
+                let ctx = super::build_context(
+                    &request.context,
+                    state.request_override.take(),
+                    response_override,
+                );
+                state.context = Some(ctx.clone());
+                ctx
+            }
+        };
         self.slots[SLOT_CONTEXT as usize] = ctx.clone();
         ctx
     }
