@@ -39,14 +39,6 @@ pub fn signature(key: &[u8]) -> u64 {
     sig
 }
 
-/// [`signature`] of `b[start..end]`, from one 8-byte load when the text allows it.
-fn signature_at(b: &[u8], start: usize, end: usize) -> u64 {
-    match load8(b, start) {
-        Some(w) => signature_of(w, end - start),
-        None => signature(b.get(start..end).unwrap_or(&[])),
-    }
-}
-
 /// [`signature`] of a key of `len` bytes whose first eight bytes (or all of them, and
 /// whatever follows) are `first8`, little-endian.
 #[inline(always)]
@@ -60,9 +52,7 @@ fn signature_of(first8: u64, len: usize) -> u64 {
 }
 
 // Eight bytes at a time (SWAR): strings and indentation are most of a JSON body.
-#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 const ONES: u64 = 0x0101_0101_0101_0101;
-#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 fn load8(b: &[u8], i: usize) -> Option<u64> {
@@ -87,97 +77,93 @@ fn string_stops(w: u64) -> u64 {
         | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
 }
 
-/// One bit per string stop (see [`string_stops`]) among the 16 bytes of `chunk`.
+/// Zero bytes after the body in the parser's copy of it (see [`Padded`]).
+const PAD: usize = 16;
+const PAD_TEXT: &str = match std::str::from_utf8(&[0; PAD]) {
+    Ok(s) => s,
+    Err(_) => "",
+};
+
+/// The body as the parser reads it: its `n` bytes, then [`PAD`] zero bytes.
+///
+/// Why: reading a byte or a 16-byte block is then one load, without a bounds check (the
+/// checks were about a quarter of the parse's instructions). The zero bytes make this
+/// safe: zero is neither whitespace, nor a digit, nor a byte any structure starts with,
+/// and it ends a string scan (a control character), so every scan stops at the body's
+/// end at the latest, and every position the parser reads at is at most `n`. Past a
+/// stop the parser only steps over a byte it has just matched (a non-zero byte, so one
+/// before `n`). A zero inside the body (invalid JSON anywhere) ends the scans the same
+/// way and the document is rejected, as serde_json rejects it.
+#[derive(Clone, Copy)]
+struct Padded<'t> {
+    b: &'t [u8],
+    n: usize,
+}
+
+impl<'t> Padded<'t> {
+    /// The body in `text`, followed by the zero bytes appended here (the only way to make
+    /// one, so the zero bytes are always there).
+    fn new(text: &'t mut String) -> Self {
+        let n = text.len();
+        text.push_str(PAD_TEXT);
+        Padded {
+            b: text.as_bytes(),
+            n,
+        }
+    }
+
+    /// The byte at `i`, which is at most `n` (see the type's invariant).
+    #[inline(always)]
+    fn at(self, i: usize) -> u8 {
+        debug_assert!(i <= self.n);
+        // SAFETY: `i <= n` (the invariant) and `n < n + PAD == b.len()`.
+        unsafe { *self.b.get_unchecked(i) }
+    }
+
+    /// The 16 bytes at `i`, which is at most `n`.
+    #[inline(always)]
+    fn block(self, i: usize) -> &'t [u8; 16] {
+        debug_assert!(i <= self.n);
+        // SAFETY: `i <= n` (the invariant) and `n + 16 <= n + PAD == b.len()`; `[u8; 16]`
+        // has the alignment of `u8`.
+        unsafe { &*self.b.as_ptr().add(i).cast::<[u8; 16]>() }
+    }
+}
+
+/// Bytes before the first string stop (see [`string_stops`]) in `chunk`, or 16 when there
+/// is none.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn stops16(chunk: &[u8; 16]) -> u32 {
+fn stop16(chunk: &[u8; 16]) -> usize {
     use std::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8,
     };
     // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are available on
     // every x86_64 CPU; `chunk` is 16 readable bytes and the load is unaligned.
-    unsafe {
+    let stops = unsafe {
         let x = _mm_loadu_si128(chunk.as_ptr().cast());
         let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
         let escape = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
         // Unsigned `x <= 0x1f`: the control characters.
         let control = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
         _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, escape), control)) as u32
-    }
-}
-
-/// Bytes before the first string stop (see [`string_stops`]) among the 16 at `b[i..]`,
-/// with whether there is one; `None` when fewer than 16 bytes are left.
-#[cfg(target_arch = "x86_64")]
-fn string_scan16(b: &[u8], i: usize) -> Option<(usize, bool)> {
-    let chunk: &[u8; 16] = b.get(i..i.checked_add(16)?)?.try_into().ok()?;
-    let stops = stops16(chunk);
-    Some(if stops == 0 {
-        (16, false)
-    } else {
-        (stops.trailing_zeros() as usize, true)
-    })
-}
-
-/// [`string_stop`] from `j` when fewer than 16 bytes are left: the block that ends where
-/// `b` ends, without the lanes before `j` (a short body is mostly tail, and byte by byte it
-/// cost several instructions a byte); byte by byte only when all of `b` is shorter.
-#[cfg(target_arch = "x86_64")]
-fn string_stop_tail(b: &[u8], j: usize) -> usize {
-    if let Some(from) = b.len().checked_sub(16)
-        && j >= from
-        && let Some(chunk) = b.get(from..).and_then(|c| <&[u8; 16]>::try_from(c).ok())
-    {
-        let stops = stops16(chunk).checked_shr((j - from) as u32).unwrap_or(0);
-        return if stops == 0 {
-            b.len()
-        } else {
-            j + stops.trailing_zeros() as usize
-        };
-    }
-    string_stop_bytes(b, j)
+    };
+    (stops | 1 << 16).trailing_zeros() as usize
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn string_stop_tail(b: &[u8], j: usize) -> usize {
-    string_stop_bytes(b, j)
-}
-
-fn string_stop_bytes(b: &[u8], mut j: usize) -> usize {
-    while b.get(j).is_some_and(|&c| !is_string_stop(c)) {
-        j += 1;
+fn stop16(chunk: &[u8; 16]) -> usize {
+    let (lo, hi) = chunk.split_at(8);
+    let half = |h: &[u8]| string_scan8(h, 0).map_or(8, |(n, _)| n);
+    match half(lo) {
+        8 => 8 + half(hi),
+        n => n,
     }
-    j
 }
 
-/// The length of a string at `b[start..]` (after its opening quote) that ends, with its
-/// closing quote and no escape, within the 16 bytes there, with the first eight of those
-/// bytes (a key's [`signature`]); `None` otherwise, for the general path. Most keys are
-/// short: one look at the block finds the end and the signature.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn short_string16(b: &[u8], start: usize) -> Option<(usize, u64)> {
-    let chunk: &[u8; 16] = b.get(start..start.checked_add(16)?)?.try_into().ok()?;
-    let n = stops16(chunk).trailing_zeros() as usize;
-    if chunk.get(n) != Some(&b'"') {
-        return None;
-    }
-    let first8 = u64::from_le_bytes(*chunk.first_chunk::<8>()?);
-    Some((n, first8))
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn short_string16(_: &[u8], _: usize) -> Option<(usize, u64)> {
-    None
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn string_scan16(b: &[u8], i: usize) -> Option<(usize, bool)> {
-    string_scan8(b, i)
-}
-
-/// [`string_scan16`] eight bytes at a time, where SSE2 is not available.
+/// Bytes before the first string stop among the eight at `b[i..]`, with whether there is
+/// one; `None` when fewer than eight are left.
 #[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 fn string_scan8(b: &[u8], i: usize) -> Option<(usize, bool)> {
     let w = load8(b, i)?;
@@ -189,25 +175,29 @@ fn string_scan8(b: &[u8], i: usize) -> Option<(usize, bool)> {
     })
 }
 
-/// Spaces at the start of the 16 bytes at `b[i..]` (`None` when fewer are left).
+/// Spaces at the start of `chunk`.
 #[cfg(target_arch = "x86_64")]
-fn spaces16(b: &[u8], i: usize) -> Option<usize> {
+#[inline(always)]
+fn spaces16(chunk: &[u8; 16]) -> usize {
     use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
-    let chunk: &[u8; 16] = b.get(i..i.checked_add(16)?)?.try_into().ok()?;
-    // SAFETY: as in `string_scan16`.
+    // SAFETY: as in `stop16`.
     let spaces = unsafe {
         let x = _mm_loadu_si128(chunk.as_ptr().cast());
         _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b' ' as i8))) as u32
     };
-    Some((!spaces).trailing_zeros() as usize)
+    (!spaces).trailing_zeros() as usize
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn spaces16(b: &[u8], i: usize) -> Option<usize> {
-    spaces8(b, i)
+fn spaces16(chunk: &[u8; 16]) -> usize {
+    let (lo, hi) = chunk.split_at(8);
+    match spaces8(lo, 0).unwrap_or(0) {
+        8 => 8 + spaces8(hi, 0).unwrap_or(0),
+        n => n,
+    }
 }
 
-/// [`spaces16`] eight bytes at a time, where SSE2 is not available.
+/// Spaces at the start of the eight bytes at `b[i..]` (`None` when fewer are left).
 #[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
 fn spaces8(b: &[u8], i: usize) -> Option<usize> {
     let other = load8(b, i)? ^ (ONES * u64::from(b' '));
@@ -220,25 +210,27 @@ fn spaces8(b: &[u8], i: usize) -> Option<usize> {
 
 /// The first byte at or after `i` that is not JSON whitespace.
 #[inline(always)]
-fn ws_at(b: &[u8], i: usize) -> usize {
-    if b.get(i).is_some_and(|&c| c > b' ') {
+fn ws_at(p: Padded<'_>, i: usize) -> usize {
+    if p.at(i) > b' ' {
         return i;
     }
-    ws_run(b, i)
+    ws_run(p, i)
 }
 
 /// Bit `c` set for the whitespace bytes other than the newline: space, tab, CR.
 const BLANKS: u64 = (1 << b' ') | (1 << b'\t') | (1 << b'\r');
 
-fn ws_run(b: &[u8], mut i: usize) -> usize {
+fn ws_run(p: Padded<'_>, mut i: usize) -> usize {
     // Tests, not a `match`: a `match` over the four bytes became a jump table (so did a
     // chain of `==`), and an indirect jump per whitespace byte is the hardest branch to
     // predict.
-    while let Some(&c) = b.get(i) {
+    loop {
+        let c = p.at(i);
         if c == b'\n' {
             i += 1;
             // Indentation: a block of spaces at a time.
-            while let Some(n) = spaces16(b, i) {
+            loop {
+                let n = spaces16(p.block(i));
                 i += n;
                 if n < 16 {
                     break;
@@ -250,30 +242,26 @@ fn ws_run(b: &[u8], mut i: usize) -> usize {
             return i;
         }
     }
-    i
 }
 
+#[cfg(test)]
 fn is_string_stop(c: u8) -> bool {
     c == b'"' || c == b'\\' || c < 0x20
 }
 
-/// Appends the bytes of `t` from `j` up to the next string stop (see [`string_stops`]) to
-/// `out` and returns the stop's index (or `t.len()`).
+/// Appends the bytes of the body from `j` up to the next string stop (see
+/// [`string_stops`]) to `out` and returns the stop's index.
 ///
 /// Why not `push_str`: in JSON-in-JSON an escape comes every few bytes, and a copy call per
 /// run cost more than the rest of the decoding. Each block of 16 bytes is stored whole into
 /// `out`'s spare capacity and only the bytes before the stop are kept.
-#[cfg(target_arch = "x86_64")]
-fn copy_run(out: &mut String, t: &str, mut j: usize) -> usize {
-    let b = t.as_bytes();
-    // SAFETY: only bytes of `t` up to a string stop (an ASCII byte) are committed, so what
-    // `out` keeps is whole UTF-8 sequences of a `str`.
+fn copy_run(out: &mut String, p: Padded<'_>, mut j: usize) -> usize {
+    // SAFETY: only body bytes up to a string stop (an ASCII byte) are committed, and the
+    // body is a `str`, so what `out` keeps is whole UTF-8 sequences.
     let v = unsafe { out.as_mut_vec() };
-    while let Some(chunk) = b.get(j..j.saturating_add(16)) {
-        let (Ok(block), Some((n, stop))) = (<[u8; 16]>::try_from(chunk), string_scan16(b, j))
-        else {
-            break;
-        };
+    loop {
+        let block = p.block(j);
+        let n = stop16(block);
         v.reserve(16);
         let len = v.len();
         // One 16-byte store (a copy of the slice's length became a `memcpy` call).
@@ -282,45 +270,30 @@ fn copy_run(out: &mut String, t: &str, mut j: usize) -> usize {
             .get_mut(..16)
             .and_then(|d| <&mut [std::mem::MaybeUninit<u8>; 16]>::try_from(d).ok())
         else {
-            break;
+            return j;
         };
         *dst = block.map(std::mem::MaybeUninit::new);
         // SAFETY: `n <= 16` bytes past `len` were just written, within the reserved capacity.
         unsafe { v.set_len(len + n) };
         j += n;
-        if stop {
+        if n < 16 {
             return j;
         }
     }
-    let end = string_stop(b, j);
-    out.push_str(t.get(j..end).unwrap_or(""));
-    end
 }
 
-#[cfg(not(target_arch = "x86_64"))]
-fn copy_run(out: &mut String, t: &str, j: usize) -> usize {
-    let end = string_stop(t.as_bytes(), j);
-    out.push_str(t.get(j..end).unwrap_or(""));
-    end
-}
-
-/// Index of the first string stop (see [`string_stops`]) at or after `j`, or `b.len()`:
-/// a block at a time while the text lasts, then byte by byte.
+/// Index of the first string stop (see [`string_stops`]) at or after `j`: a block at a
+/// time (the zero bytes after the body stop it there at the latest).
 #[inline(always)]
-fn string_stop(b: &[u8], mut j: usize) -> usize {
+fn string_stop(p: Padded<'_>, mut j: usize) -> usize {
     loop {
-        match string_scan16(b, j) {
-            Some((n, stop)) => {
-                j += n;
-                if stop {
-                    return j;
-                }
-            }
-            None => return string_stop_tail(b, j),
+        let n = stop16(p.block(j));
+        j += n;
+        if n < 16 {
+            return j;
         }
     }
 }
-
 /// A byte that can continue a JSON number (digits, sign, point, exponent): a number read
 /// in a fast path must not be followed by one, and `number` hands a run of them to
 /// serde_json.
@@ -489,7 +462,7 @@ pub fn parse(text: &[u8]) -> Parsed {
 pub fn parse_str(s: &str) -> Parsed {
     // The tape addresses the text (the body and at most as many decoded bytes) with u32
     // offsets; the gateway's body limit is far below.
-    if s.len() > (u32::MAX / 2) as usize {
+    if s.len() > (u32::MAX / 2) as usize - PAD {
         return Parsed::Invalid;
     }
     let mut doc = spare_doc();
@@ -504,37 +477,44 @@ pub fn parse_str(s: &str) -> Parsed {
         text = scratch::take(&TEXT);
     }
     nodes.reserve(s.len() / 6 + 4);
+    let n = s.len();
+    text.reserve(n + PAD);
     text.push_str(s);
     let mut b = Builder {
+        p: Padded::new(&mut text),
         t: s,
-        b: s.as_bytes(),
         i: 0,
         nodes,
-        text,
+        decoded: String::new(),
         fallback: false,
     };
-    let ok = b.value(0).is_ok() && {
-        b.ws();
-        b.i == b.b.len()
+    let ok = b.value(0).is_ok() && ws_at(b.p, b.i) == n;
+    let result = match (ok, b.fallback) {
+        (true, false) => None,
+        (true, true) => Some(Parsed::Fallback),
+        (false, _) => Some(Parsed::Invalid),
     };
-    if !ok || b.fallback {
-        scratch::give(&NODES, b.nodes);
-        scratch::give(&TEXT, b.text);
-        return if ok {
-            Parsed::Fallback
-        } else {
-            Parsed::Invalid
-        };
+    let (nodes, decoded) = (b.nodes, b.decoded);
+    text.truncate(n);
+    if let Some(failed) = result {
+        scratch::give(&NODES, nodes);
+        scratch::give(&TEXT, text);
+        scratch::give(&TEXT, decoded);
+        return failed;
+    }
+    if decoded.capacity() > 0 {
+        text.push_str(&decoded);
+        scratch::give(&TEXT, decoded);
     }
     match Rc::get_mut(&mut doc) {
         Some(d) => {
-            d.text = b.text;
-            d.nodes = b.nodes;
+            d.text = text;
+            d.nodes = nodes;
         }
         None => {
             doc = Rc::new(Doc {
-                text: b.text,
-                nodes: b.nodes,
+                text,
+                nodes,
                 materialized: RefCell::new(Converted::default()),
             });
         }
@@ -616,23 +596,20 @@ fn value_of(parsed: Parsed, text: &[u8]) -> Option<Value> {
 }
 
 struct Builder<'t> {
+    /// The body and the zero bytes after it: what the parser reads.
+    p: Padded<'t>,
+    /// The body (slices handed to serde_json).
     t: &'t str,
-    b: &'t [u8],
     i: usize,
     nodes: Vec<Node>,
-    /// The body, then decoded strings (becomes [`Doc::text`]).
-    text: String,
+    /// Decoded strings, one after another; they follow the body in [`Doc::text`].
+    decoded: String,
     fallback: bool,
 }
 
 type R = Result<(), ()>;
 
 impl Builder<'_> {
-    #[inline]
-    fn ws(&mut self) {
-        self.i = ws_at(self.b, self.i);
-    }
-
     fn push(&mut self, kind: Kind, start: usize, end: usize, payload: u64) -> usize {
         let at = self.nodes.len();
         self.nodes.push(Node {
@@ -651,55 +628,54 @@ impl Builder<'_> {
     /// strings and small integers are read here; the rest go through `self.i`.
     #[inline(always)]
     fn value_at(&mut self, i: usize, depth: u32) -> Result<usize, ()> {
-        let b = self.b;
-        let i = ws_at(b, i);
-        match b.get(i) {
-            Some(b'"') => {
-                let start = i + 1;
-                let j = string_stop(b, start);
-                match b.get(j) {
-                    Some(b'"') => {}
-                    Some(b'\\') => {
-                        self.escaped_string(start, j, false)?;
-                        return Ok(self.i);
-                    }
-                    // End of text, or a raw control character (serde_json rejects those).
-                    _ => return Err(()),
+        let p = self.p;
+        let i = ws_at(p, i);
+        let c = p.at(i);
+        if c == b'"' {
+            let start = i + 1;
+            let j = string_stop(p, start);
+            match p.at(j) {
+                b'"' => {}
+                b'\\' => {
+                    self.escaped_string(start, j, false)?;
+                    return Ok(self.i);
                 }
-                self.push(Kind::Str, start, j, 0);
-                Ok(j + 1)
+                // The end of the body, or a raw control character (serde_json rejects
+                // those).
+                _ => return Err(()),
             }
-            // A positive integer of at most `MAX_FAST_DIGITS` digits (most numbers in a
-            // body), read without `number`'s cases; anything else is handed to it.
-            Some(b'1'..=b'9') => {
-                let mut j = i;
-                let mut n: u64 = 0;
-                while let Some(&c) = b.get(j)
-                    && c.is_ascii_digit()
-                {
-                    n = n.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
-                    j += 1;
-                }
-                let ends = !b.get(j).is_some_and(|&c| is_number_byte(c));
-                if ends && j - i <= MAX_FAST_DIGITS {
-                    self.push(Kind::Int, i, j, n);
-                    return Ok(j);
-                }
-                self.i = i;
-                self.number()?;
-                Ok(self.i)
-            }
-            // A lone `0` (flags and counts), read without `number`'s cases.
-            Some(b'0') if !b.get(i + 1).is_some_and(|&c| is_number_byte(c)) => {
-                self.push(Kind::Int, i, i + 1, 0);
-                Ok(i + 1)
-            }
-            _ => {
-                self.i = i;
-                self.other_value(depth)?;
-                Ok(self.i)
-            }
+            self.push(Kind::Str, start, j, 0);
+            return Ok(j + 1);
         }
+        // A positive integer of at most `MAX_FAST_DIGITS` digits (most numbers in a
+        // body), read without `number`'s cases; anything else is handed to it.
+        if c.wrapping_sub(b'1') < 9 {
+            let mut j = i;
+            let mut n: u64 = 0;
+            loop {
+                let d = p.at(j).wrapping_sub(b'0');
+                if d > 9 {
+                    break;
+                }
+                n = n.wrapping_mul(10).wrapping_add(u64::from(d));
+                j += 1;
+            }
+            if !is_number_byte(p.at(j)) && j - i <= MAX_FAST_DIGITS {
+                self.push(Kind::Int, i, j, n);
+                return Ok(j);
+            }
+            self.i = i;
+            self.number()?;
+            return Ok(self.i);
+        }
+        // A lone `0` (flags and counts), read without `number`'s cases.
+        if c == b'0' && !is_number_byte(p.at(i + 1)) {
+            self.push(Kind::Int, i, i + 1, 0);
+            return Ok(i + 1);
+        }
+        self.i = i;
+        self.other_value(depth)?;
+        Ok(self.i)
     }
 
     /// The value at or after `self.i` (the document's root).
@@ -713,7 +689,7 @@ impl Builder<'_> {
     fn other_value(&mut self, depth: u32) -> R {
         // Tests in turn, not one `match`: a `match` over these bytes became a jump table, an
         // indirect jump whose target changes from one value to the next.
-        let c = self.b.get(self.i).copied().unwrap_or(0);
+        let c = self.p.at(self.i);
         if c == b'{' {
             self.object(depth)
         } else if c == b'[' {
@@ -736,33 +712,35 @@ impl Builder<'_> {
     }
 
     fn literal(&mut self, word: &[u8], kind: Kind) -> R {
-        let end = self.i + word.len();
-        if self.b.get(self.i..end) != Some(word) {
+        // A match is non-zero bytes, so it ends within the body.
+        if self.p.block(self.i).get(..word.len()) != Some(word) {
             return Err(());
         }
+        let end = self.i + word.len();
         self.push(kind, self.i, end, 0);
         self.i = end;
         Ok(())
     }
 
     fn number(&mut self) -> R {
-        let (b, start) = (self.b, self.i);
+        let (p, start) = (self.p, self.i);
         // One pass over `-?digits(.digits)?`, accumulating the digits.
-        let negative = b.get(start) == Some(&b'-');
+        let negative = p.at(start) == b'-';
         let int_start = start + usize::from(negative);
         let mut j = int_start;
         let mut n: u64 = 0;
-        let mut digit = |j: &mut usize| match b.get(*j) {
-            Some(&c) if c.is_ascii_digit() => {
-                n = n.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
-                *j += 1;
-                true
+        let mut digit = |j: &mut usize| {
+            let d = p.at(*j).wrapping_sub(b'0');
+            if d > 9 {
+                return false;
             }
-            _ => false,
+            n = n.wrapping_mul(10).wrapping_add(u64::from(d));
+            *j += 1;
+            true
         };
         while digit(&mut j) {}
         let int_len = j - int_start;
-        let dot = b.get(j) == Some(&b'.');
+        let dot = p.at(j) == b'.';
         let mut frac_len = 0;
         if dot {
             j += 1;
@@ -770,11 +748,11 @@ impl Builder<'_> {
                 frac_len += 1;
             }
         }
-        let continues = b.get(j).is_some_and(|&c| is_number_byte(c));
+        let continues = is_number_byte(p.at(j));
         let plain = !continues
             && int_len > 0
             && int_len + frac_len <= MAX_FAST_DIGITS
-            && (int_len == 1 || b.get(int_start) != Some(&b'0'));
+            && (int_len == 1 || p.at(int_start) != b'0');
         if plain && !dot && !(negative && n == 0) {
             self.i = j;
             let i = if negative { -(n as i64) } else { n as i64 };
@@ -797,14 +775,11 @@ impl Builder<'_> {
             return Ok(());
         }
         let mut j = start;
-        while let Some(c) = b.get(j) {
-            if !is_number_byte(*c) {
-                break;
-            }
+        while is_number_byte(p.at(j)) {
             j += 1;
         }
         self.i = j;
-        let lit = &self.t[start..j];
+        let lit = self.t.get(start..j).ok_or(())?;
         // Everything else (fractions, exponents, `-0`, huge integers, malformed text)
         // goes through serde_json so the value and the accept/reject decision are its own.
         let n: serde_json::Number = serde_json::from_str(lit).map_err(|_| ())?;
@@ -820,29 +795,31 @@ impl Builder<'_> {
     /// the position after the key.
     #[inline(always)]
     fn key_at(&mut self, me: usize, i: usize) -> Result<(u64, usize), ()> {
+        let p = self.p;
         let start = i + 1;
-        let (j, sig) = match short_string16(self.b, start) {
-            Some((len, first8)) => (start + len, signature_of(first8, len)),
-            None => {
-                let j = string_stop(self.b, start);
-                match self.b.get(j) {
-                    Some(b'"') => {}
-                    Some(b'\\') => {
-                        // The document goes to serde_json (`Parsed::Fallback`); the tape
-                        // only has to stay well formed until then.
-                        let at = self.nodes.len();
-                        self.escaped_string(start, j, true)?;
-                        if let Some(k) = self.nodes.get_mut(at) {
-                            k.next = me as u32;
-                        }
-                        return Ok((0, self.i));
-                    }
-                    // End of text, or a raw control character (serde_json rejects those).
-                    _ => return Err(()),
+        let block = p.block(start);
+        let first8 = u64::from_le_bytes(*block.first_chunk::<8>().ok_or(())?);
+        // Most keys end within the block: one look at it finds the end.
+        let mut j = start + stop16(block);
+        if j - start == 16 {
+            j = string_stop(p, j);
+        }
+        match p.at(j) {
+            b'"' => {}
+            b'\\' => {
+                // The document goes to serde_json (`Parsed::Fallback`); the tape only has
+                // to stay well formed until then.
+                let at = self.nodes.len();
+                self.escaped_string(start, j, true)?;
+                if let Some(k) = self.nodes.get_mut(at) {
+                    k.next = me as u32;
                 }
-                (j, signature_at(self.b, start, j))
+                return Ok((0, self.i));
             }
-        };
+            // The end of the body, or a raw control character (serde_json rejects those).
+            _ => return Err(()),
+        }
+        let sig = signature_of(first8, j - start);
         self.nodes.push(Node {
             kind: Kind::Str,
             start: start as u32,
@@ -854,35 +831,39 @@ impl Builder<'_> {
     }
 
     /// The rest of a string from its first escape at `j`: decodes it onto the end of the
-    /// text while finding the closing quote (one pass: in JSON-in-JSON an escape comes every
-    /// few bytes, and a second pass to decode cost more than the scan).
+    /// decoded text while finding the closing quote (one pass: in JSON-in-JSON an escape
+    /// comes every few bytes, and a second pass to decode cost more than the scan).
     #[inline(never)]
     fn escaped_string(&mut self, start: usize, mut j: usize, key: bool) -> R {
-        let b = self.b;
-        let from = self.text.len();
-        self.text.push_str(self.t.get(start..j).ok_or(())?);
+        let p = self.p;
+        if self.decoded.capacity() == 0 {
+            self.decoded = scratch::take(&TEXT);
+        }
+        let from = self.decoded.len();
+        self.decoded.push_str(self.t.get(start..j).ok_or(())?);
         loop {
             // `j` is at a stop: the closing quote, an escape, or what ends the string badly.
-            match b.get(j) {
-                Some(b'"') => break,
-                Some(b'\\') => {
-                    let c = match b.get(j + 1) {
-                        Some(b'"') => '"',
-                        Some(b'\\') => '\\',
-                        Some(b'/') => '/',
-                        Some(b'b') => '\u{8}',
-                        Some(b'f') => '\u{c}',
-                        Some(b'n') => '\n',
-                        Some(b'r') => '\r',
-                        Some(b't') => '\t',
+            match p.at(j) {
+                b'"' => break,
+                b'\\' => {
+                    let c = match p.at(j + 1) {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
                         // `\u` escapes (surrogate pairs and their errors) and invalid
                         // escapes: serde_json decides.
                         _ => return self.unicode_string(start, j, key, from),
                     };
-                    self.text.push(c);
-                    j = copy_run(&mut self.text, self.t, j + 2);
+                    self.decoded.push(c);
+                    j = copy_run(&mut self.decoded, p, j + 2);
                 }
-                // End of text, or a raw control character (serde_json rejects those).
+                // The end of the body, or a raw control character (serde_json rejects
+                // those).
                 _ => return Err(()),
             }
         }
@@ -890,20 +871,29 @@ impl Builder<'_> {
         if key {
             self.fallback = true;
         }
-        let to = self.text.len();
-        self.push(Kind::EscStr, start, j, ((from as u64) << 32) | to as u64);
+        self.push_decoded(start, j, from);
         Ok(())
+    }
+
+    /// The string node for body bytes `start..end` whose value is `decoded[from..]`.
+    fn push_decoded(&mut self, start: usize, end: usize, from: usize) {
+        let base = self.p.n as u64;
+        let (from, to) = (base + from as u64, base + self.decoded.len() as u64);
+        self.push(Kind::EscStr, start, end, (from << 32) | to);
     }
 
     /// A string with a `\u` (or invalid) escape at or after `j`: finds its closing quote and
     /// has serde_json decode it, replacing what [`Self::escaped_string`] decoded from `from`.
     #[cold]
     fn unicode_string(&mut self, start: usize, mut j: usize, key: bool, from: usize) -> R {
+        // Byte by byte over the body alone (a rare path, and an escape may be its last
+        // byte).
+        let b = self.t.as_bytes();
         loop {
-            match self.b.get(j) {
+            match b.get(j) {
                 Some(b'"') => break,
-                Some(b'\\') => j = string_stop(self.b, j + 2),
-                Some(&c) if c >= 0x20 => j = string_stop(self.b, j + 1),
+                Some(b'\\') => j += 2,
+                Some(&c) if c >= 0x20 => j += 1,
                 // End of text, or a raw control character (serde_json rejects those).
                 _ => return Err(()),
             }
@@ -912,12 +902,11 @@ impl Builder<'_> {
         if key {
             self.fallback = true;
         }
-        self.text.truncate(from);
+        self.decoded.truncate(from);
         let s =
             serde_json::from_str::<String>(self.t.get(start - 1..=j).ok_or(())?).map_err(|_| ())?;
-        self.text.push_str(&s);
-        let to = self.text.len();
-        self.push(Kind::EscStr, start, j, ((from as u64) << 32) | to as u64);
+        self.decoded.push_str(&s);
+        self.push_decoded(start, j, from);
         Ok(())
     }
 
@@ -926,20 +915,20 @@ impl Builder<'_> {
         if depth + 1 >= MAX_NESTING {
             return Err(());
         }
-        let b = self.b;
+        let p = self.p;
         let me = self.push(Kind::Arr, self.i, self.i, 0);
-        let mut i = ws_at(b, self.i + 1);
+        let mut i = ws_at(p, self.i + 1);
         let mut count = 0u64;
-        if b.get(i) == Some(&b']') {
+        if p.at(i) == b']' {
             i += 1;
         } else {
             loop {
                 i = self.value_at(i, depth + 1)?;
                 count += 1;
-                i = ws_at(b, i);
-                match b.get(i) {
-                    Some(b',') => i += 1,
-                    Some(b']') => {
+                i = ws_at(p, i);
+                match p.at(i) {
+                    b',' => i += 1,
+                    b']' => {
                         i += 1;
                         break;
                     }
@@ -957,19 +946,19 @@ impl Builder<'_> {
         if depth + 1 >= MAX_NESTING {
             return Err(());
         }
-        let b = self.b;
+        let p = self.p;
         let me = self.push(Kind::Obj, self.i, self.i, 0);
-        let mut i = ws_at(b, self.i + 1);
+        let mut i = ws_at(p, self.i + 1);
         let mut count = 0u64;
         // One bit per key signature: a key is compared with the earlier ones only when its
         // bit was already set (a possible duplicate), so most objects need no pairwise pass.
         let mut bloom = 0u64;
-        if b.get(i) == Some(&b'}') {
+        if p.at(i) == b'}' {
             i += 1;
         } else {
             loop {
-                i = ws_at(b, i);
-                if b.get(i) != Some(&b'"') {
+                i = ws_at(p, i);
+                if p.at(i) != b'"' {
                     return Err(());
                 }
                 let key = self.nodes.len();
@@ -982,19 +971,19 @@ impl Builder<'_> {
                     }
                     bloom |= bit;
                 }
-                i = ws_at(b, i);
-                if b.get(i) != Some(&b':') {
+                i = ws_at(p, i);
+                if p.at(i) != b':' {
                     return Err(());
                 }
                 // `"key": value`: the one space is skipped here, so `value_at` finds no
                 // whitespace to skip.
-                i += 1 + usize::from(b.get(i + 1) == Some(&b' '));
+                i += 1 + usize::from(p.at(i + 1) == b' ');
                 i = self.value_at(i, depth + 1)?;
                 count += 1;
-                i = ws_at(b, i);
-                match b.get(i) {
-                    Some(b',') => i += 1,
-                    Some(b'}') => {
+                i = ws_at(p, i);
+                match p.at(i) {
+                    b',' => i += 1,
+                    b'}' => {
                         i += 1;
                         break;
                     }
@@ -1025,7 +1014,10 @@ impl Builder<'_> {
     }
 
     fn key_text(&self, k: &Node) -> &[u8] {
-        self.b.get(k.start as usize..k.end as usize).unwrap_or(&[])
+        self.t
+            .as_bytes()
+            .get(k.start as usize..k.end as usize)
+            .unwrap_or(&[])
     }
 
     /// Whether key node `key` of object node `obj` repeats an earlier key.
@@ -1918,7 +1910,7 @@ mod tests {
 
     #[test]
     fn block_scans_agree_with_bytewise_scans() {
-        let alphabet = b"ab \"\\\n\t\x01\x1f\x7f\x80\xe9 ";
+        let alphabet = b"ab \"\\\n\t\x00\x01\x1f\x7f\x80\xe9 ";
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         for _ in 0..5_000 {
             let text: Vec<u8> = (0..40)
@@ -1927,22 +1919,42 @@ mod tests {
             for i in 0..text.len() {
                 let stop = text[i..].iter().position(|&c| is_string_stop(c));
                 let spaces = text[i..].iter().take_while(|&&c| c == b' ').count();
-                for (block, scan, sp) in [
-                    (16, string_scan16(&text, i), spaces16(&text, i)),
-                    (8, string_scan8(&text, i), spaces8(&text, i)),
-                ] {
-                    let Some((n, found)) = scan else {
-                        assert!(i + block > text.len());
-                        continue;
-                    };
-                    match stop {
-                        Some(p) if p < block => assert_eq!((n, found), (p, true)),
-                        _ => assert_eq!((n, found), (block, false)),
-                    }
-                    assert_eq!(sp, Some(spaces.min(block)));
+                if let Some(chunk) = text.get(i..i + 16) {
+                    let chunk: &[u8; 16] = chunk.try_into().unwrap();
+                    assert_eq!(stop16(chunk), stop.map_or(16, |p| p.min(16)));
+                    assert_eq!(spaces16(chunk), spaces.min(16));
                 }
+                let Some((n, found)) = string_scan8(&text, i) else {
+                    assert!(i + 8 > text.len());
+                    continue;
+                };
+                match stop {
+                    Some(p) if p < 8 => assert_eq!((n, found), (p, true)),
+                    _ => assert_eq!((n, found), (8, false)),
+                }
+                assert_eq!(spaces8(&text, i), Some(spaces.min(8)));
             }
         }
+    }
+
+    #[test]
+    fn padded_scans_stop_at_the_end_of_the_body() {
+        // Every scan run from every position of a body ends at or before its end: the
+        // invariant that makes the unchecked reads safe (debug builds assert it too).
+        for body in [
+            "", "\"", "\"abc", "   ", "\n      ", "12345", "\"a\\", "tru",
+        ] {
+            let mut text = body.to_string();
+            let p = Padded::new(&mut text);
+            for i in 0..=body.len() {
+                assert!(string_stop(p, i) <= body.len(), "{body:?} {i}");
+                assert!(ws_at(p, i) <= body.len(), "{body:?} {i}");
+            }
+        }
+        assert!(matches!(parse(b"\"a\\"), Parsed::Invalid));
+        assert!(matches!(parse(b"[1,\"\\u00"), Parsed::Invalid));
+        assert!(matches!(parse(b"1\0"), Parsed::Invalid));
+        assert!(matches!(parse(b"\"\0\""), Parsed::Invalid));
     }
 
     #[test]
