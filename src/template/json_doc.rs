@@ -322,6 +322,9 @@ enum Kind {
     False,
     Int,
     Float,
+    /// A float whose text is what Java prints for it (see [`prints_as_written`]): printed
+    /// from the text, which the parser checks while it reads the digits.
+    PlainFloat,
     /// A string without escapes: `text[start..end]` is its value; `payload` is its
     /// [`signature`].
     Str,
@@ -766,12 +769,22 @@ impl Builder<'_> {
             // What serde_json's `f64_from_parts` computes: the digits, divided once.
             let f = n as f64 / *POW10.get(frac_len).ok_or(())?;
             self.i = j;
-            self.push(
-                Kind::Float,
-                start,
-                j,
-                (if negative { -f } else { f }).to_bits(),
-            );
+            // `prints_as_written` for a float, from what the loop above saw.
+            let last_zero = frac_len > 1 && p.at(j - 1) == b'0';
+            let as_written = !last_zero
+                && if int_len == 1 && p.at(int_start) == b'0' {
+                    let frac = int_start + 2;
+                    let zeros = (0..3).take_while(|&z| p.at(frac + z) == b'0').count();
+                    zeros < 3 && zeros < frac_len && frac_len - zeros <= 15
+                } else {
+                    int_len <= 7 && int_len + frac_len <= 15
+                };
+            let kind = if as_written {
+                Kind::PlainFloat
+            } else {
+                Kind::Float
+            };
+            self.push(kind, start, j, (if negative { -f } else { f }).to_bits());
             return Ok(());
         }
         let mut j = start;
@@ -1107,7 +1120,7 @@ impl Doc {
             Kind::True => Value::Bool(true),
             Kind::False => Value::Bool(false),
             Kind::Int => Value::Int(n.payload as i64),
-            Kind::Float => Value::Float(f64::from_bits(n.payload)),
+            Kind::Float | Kind::PlainFloat => Value::Float(f64::from_bits(n.payload)),
             Kind::Str | Kind::EscStr => Value::Json(JsonRef {
                 doc: doc.clone(),
                 node: i,
@@ -1177,9 +1190,8 @@ impl Doc {
             return Some("true");
         } else if n.kind == Kind::False {
             return Some("false");
-        } else if n.kind == Kind::Float {
-            let t = self.text.get(n.start as usize..n.end as usize)?;
-            return prints_as_written(t.as_bytes(), true).then_some(t);
+        } else if n.kind == Kind::PlainFloat {
+            return self.text.get(n.start as usize..n.end as usize);
         }
         self.printed_text_rest(i)
     }
@@ -1418,6 +1430,12 @@ impl Doc {
         match n.kind {
             Kind::True => out.push_str("true"),
             Kind::False => out.push_str("false"),
+            Kind::PlainFloat => append_str(
+                out,
+                self.text
+                    .get(n.start as usize..n.end as usize)
+                    .unwrap_or(""),
+            ),
             Kind::Float => {
                 let f = f64::from_bits(n.payload);
                 if f.is_finite() {
@@ -1531,6 +1549,15 @@ impl Doc {
             }
             Kind::Float => {
                 java_double(f64::from_bits(n.payload), out);
+                after
+            }
+            Kind::PlainFloat => {
+                append_str(
+                    out,
+                    self.text
+                        .get(n.start as usize..n.end as usize)
+                        .unwrap_or(""),
+                );
                 after
             }
             Kind::Str | Kind::EscStr => {
@@ -2028,6 +2055,15 @@ mod tests {
                 panic!("{text} did not parse");
             };
             let item = j.doc.item(j.node, 0).unwrap_or(0);
+            // The parser's flag is the check on the text, for every float.
+            let kind = j.doc.node(item).kind;
+            if matches!(kind, Kind::Float | Kind::PlainFloat) {
+                assert_eq!(
+                    kind == Kind::PlainFloat,
+                    prints_as_written(c.as_bytes(), true),
+                    "{c}"
+                );
+            }
             let mut java = String::new();
             Doc::value(&j.doc, item).write_display(&mut java);
             if let Some(t) = j.doc.printed_bytes(item) {
