@@ -613,6 +613,7 @@ struct Builder<'t> {
 type R = Result<(), ()>;
 
 impl Builder<'_> {
+    #[inline(always)]
     fn push(&mut self, kind: Kind, start: usize, end: usize, payload: u64) -> usize {
         let at = self.nodes.len();
         self.nodes.push(Node {
