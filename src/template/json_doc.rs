@@ -362,6 +362,9 @@ pub struct Doc {
     /// is dropped, or kept in it when the whole document is kept ([`recycle_parsed`]).
     text: String,
     nodes: Vec<Node>,
+    /// An empty buffer the parser decodes escaped strings into before they join `text`:
+    /// kept with the document, so a document reused for the next parse has it at hand.
+    decoded: String,
     materialized: RefCell<Converted>,
 }
 
@@ -378,6 +381,7 @@ impl Drop for Doc {
     fn drop(&mut self) {
         scratch::give(&NODES, std::mem::take(&mut self.nodes));
         scratch::give(&TEXT, std::mem::take(&mut self.text));
+        scratch::give(&TEXT, std::mem::take(&mut self.decoded));
     }
 }
 
@@ -469,9 +473,13 @@ pub fn parse_str(s: &str) -> Parsed {
         return Parsed::Invalid;
     }
     let mut doc = spare_doc();
-    let (mut nodes, mut text) = match Rc::get_mut(&mut doc) {
-        Some(d) => (std::mem::take(&mut d.nodes), std::mem::take(&mut d.text)),
-        None => (Vec::new(), String::new()),
+    let (mut nodes, mut text, decoded) = match Rc::get_mut(&mut doc) {
+        Some(d) => (
+            std::mem::take(&mut d.nodes),
+            std::mem::take(&mut d.text),
+            std::mem::take(&mut d.decoded),
+        ),
+        None => (Vec::new(), String::new(), String::new()),
     };
     if nodes.capacity() == 0 {
         nodes = scratch::take(&NODES);
@@ -488,7 +496,7 @@ pub fn parse_str(s: &str) -> Parsed {
         t: s,
         i: 0,
         nodes,
-        decoded: String::new(),
+        decoded,
         fallback: false,
     };
     let ok = b.value(0).is_ok() && ws_at(b.p, b.i) == n;
@@ -497,7 +505,7 @@ pub fn parse_str(s: &str) -> Parsed {
         (true, true) => Some(Parsed::Fallback),
         (false, _) => Some(Parsed::Invalid),
     };
-    let (nodes, decoded) = (b.nodes, b.decoded);
+    let (nodes, mut decoded) = (b.nodes, b.decoded);
     text.truncate(n);
     if let Some(failed) = result {
         scratch::give(&NODES, nodes);
@@ -505,19 +513,21 @@ pub fn parse_str(s: &str) -> Parsed {
         scratch::give(&TEXT, decoded);
         return failed;
     }
-    if decoded.capacity() > 0 {
+    if !decoded.is_empty() {
         text.push_str(&decoded);
-        scratch::give(&TEXT, decoded);
+        decoded.clear();
     }
     match Rc::get_mut(&mut doc) {
         Some(d) => {
             d.text = text;
             d.nodes = nodes;
+            d.decoded = decoded;
         }
         None => {
             doc = Rc::new(Doc {
                 text,
                 nodes,
+                decoded,
                 materialized: RefCell::new(Converted::default()),
             });
         }
@@ -545,6 +555,7 @@ fn spare_doc() -> Rc<Doc> {
             Rc::new(Doc {
                 text: String::new(),
                 nodes: Vec::new(),
+                decoded: String::new(),
                 materialized: RefCell::new(Converted::default()),
             })
         })
@@ -850,9 +861,6 @@ impl Builder<'_> {
     #[inline(never)]
     fn escaped_string(&mut self, start: usize, mut j: usize, key: bool) -> R {
         let p = self.p;
-        if self.decoded.capacity() == 0 {
-            self.decoded = scratch::take(&TEXT);
-        }
         let from = self.decoded.len();
         self.decoded.push_str(self.t.get(start..j).ok_or(())?);
         loop {
@@ -1099,7 +1107,7 @@ fn prints_as_written(b: &[u8], float: bool) -> bool {
 impl Doc {
     /// Bytes of buffer the document holds.
     fn kept_bytes(&self) -> usize {
-        self.text.capacity() + self.nodes.capacity() * size_of::<Node>()
+        self.text.capacity() + self.decoded.capacity() + self.nodes.capacity() * size_of::<Node>()
     }
 
     fn node(&self, i: u32) -> Node {
