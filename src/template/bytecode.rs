@@ -140,6 +140,13 @@ pub enum Instr {
     UnbindArg(u32),
 }
 
+/// A property name of a chain, with its [`super::json_doc::signature`].
+#[derive(Debug, Clone, Default)]
+pub struct ChainKey {
+    pub sig: u64,
+    pub name: Box<str>,
+}
+
 /// Constants referenced by `Const`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Const {
@@ -159,6 +166,9 @@ pub struct Program {
     pub name_sigs: Vec<u64>,
     /// Name indexes of `Path` property chains.
     pub chains: Vec<u32>,
+    /// Per element of `chains`: its name and the name's signature, in one place (a
+    /// one-name reference in a loop body reads both for every item).
+    pub chain_keys: Vec<ChainKey>,
     pub paths: Vec<JsonPath>,
     /// Source spans of the text parts of `TextPath`.
     pub texts: Vec<(u32, u32)>,

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use super::ast::{Accessor, BinOp, Expr, Macro, Node, Reference, Span};
-use super::bytecode::{Const, Instr, LOOP_PROPS, PREDEFINED, Program, SLOT_FOREACH, TEXT_SLACK};
+use super::bytecode::{
+    ChainKey, Const, Instr, LOOP_PROPS, PREDEFINED, Program, SLOT_FOREACH, TEXT_SLACK,
+};
 use super::error::{ErrorKind, TemplateError};
 use super::json_path::JsonPath;
 
@@ -415,8 +417,12 @@ impl Compiler<'_> {
             let start = self.p.chains.len() as u32;
             for a in &rest[..props] {
                 if let Accessor::Property(n) = a {
-                    let n = self.name(n);
-                    self.p.chains.push(n);
+                    let k = self.name(n);
+                    self.p.chains.push(k);
+                    self.p.chain_keys.push(ChainKey {
+                        sig: super::json_doc::signature(n.as_bytes()),
+                        name: n.as_str().into(),
+                    });
                 }
             }
             self.emit(Instr::Path {

@@ -767,10 +767,9 @@ impl Vm<'_, '_, '_, '_> {
         if !doc.unconverted() {
             return None;
         }
-        let n = *self.p.chains.get(at as usize)?;
-        let sig = *self.p.name_sigs.get(n as usize)?;
+        let k = self.p.chain_keys.get(at as usize)?;
         let hint = self.hints.get_mut(at as usize)?;
-        let node = doc.get_hinted(j.node, name_of(self.p, n), sig, hint)?;
+        let node = doc.get_hinted(j.node, &k.name, k.sig, hint)?;
         doc.printed_bytes(node)
     }
 
