@@ -991,13 +991,14 @@ impl Builder<'_> {
                 let key = self.nodes.len();
                 let (sig, j) = self.key_at(me, i)?;
                 i = j;
-                if count < PAIRWISE_DUP_CHECK as u64 {
-                    let bit = 1u64 << (sig.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58);
-                    if bloom & bit != 0 && self.is_duplicate_key(me, key) {
-                        self.fallback = true;
-                    }
-                    bloom |= bit;
+                let bit = 1u64 << (sig.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58);
+                if bloom & bit != 0
+                    && count < PAIRWISE_DUP_CHECK as u64
+                    && self.is_duplicate_key(me, key)
+                {
+                    self.fallback = true;
                 }
+                bloom |= bit;
                 i = ws_at(p, i);
                 if p.at(i) != b':' {
                     return Err(());
