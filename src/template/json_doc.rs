@@ -376,10 +376,21 @@ pub struct Doc {
 thread_local! {
     static NODES: RefCell<Vec<Vec<Node>>> = const { RefCell::new(Vec::new()) };
     static TEXT: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    static DOCS: RefCell<Docs> = const {
+        RefCell::new(Docs {
+            spare: Vec::new(),
+            parsed: Vec::new(),
+        })
+    };
+}
+
+/// A thread's documents (one thread-local for both lists: a parse and a recycle each
+/// reach it once).
+struct Docs {
     /// Empty documents (with their buffers) ready for the next parse.
-    static SPARE_DOCS: RefCell<Vec<Rc<Doc>>> = const { RefCell::new(Vec::new()) };
+    spare: Vec<Rc<Doc>>,
     /// Documents parsed since the last [`recycle_parsed`].
-    static PARSED: RefCell<Vec<Rc<Doc>>> = const { RefCell::new(Vec::new()) };
+    parsed: Vec<Rc<Doc>>,
 }
 
 impl Drop for Doc {
@@ -539,12 +550,12 @@ pub fn parse_str(s: &str) -> Parsed {
     }
     let root = Doc::value(&doc, 0);
     // Registered for `recycle_parsed` (bounded: a thread keeps at most this many).
-    let _ = PARSED.try_with(|p| {
-        if let Ok(mut p) = p.try_borrow_mut()
-            && p.len() < scratch::MAX_SPARES
+    let _ = DOCS.try_with(|d| {
+        if let Ok(mut d) = d.try_borrow_mut()
+            && d.parsed.len() < scratch::MAX_SPARES
             && doc.kept_bytes() <= scratch::MAX_KEPT_BYTES
         {
-            p.push(doc);
+            d.parsed.push(doc);
         }
     });
     Parsed::Value(root)
@@ -552,8 +563,7 @@ pub fn parse_str(s: &str) -> Parsed {
 
 /// An empty document from the thread's spares, or a new one.
 fn spare_doc() -> Rc<Doc> {
-    SPARE_DOCS
-        .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+    DOCS.try_with(|d| d.try_borrow_mut().ok().and_then(|mut d| d.spare.pop()))
         .ok()
         .flatten()
         .unwrap_or_else(|| {
@@ -571,27 +581,27 @@ fn spare_doc() -> Rc<Doc> {
 /// next parse on this thread. Why: a render of a small body spent a tenth of its time
 /// allocating and freeing the document and handing its buffers back and forth.
 pub fn recycle_parsed() {
-    while let Some(mut doc) = PARSED
-        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()))
-        .ok()
-        .flatten()
-    {
-        let Some(d) = Rc::get_mut(&mut doc) else {
-            // Still in use (kept in the render state): it is freed whenever that ends.
-            continue;
+    let _ = DOCS.try_with(|d| {
+        let Ok(mut d) = d.try_borrow_mut() else {
+            return;
         };
-        d.nodes.clear();
-        d.text.clear();
-        // Converted containers may hold other documents: dropped here, outside the borrow.
-        d.materialized.get_mut().clear();
-        let _ = SPARE_DOCS.try_with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut()
-                && s.len() < scratch::MAX_SPARES
-            {
-                s.push(doc);
+        let Docs { spare, parsed } = &mut *d;
+        while let Some(mut doc) = parsed.pop() {
+            let Some(d) = Rc::get_mut(&mut doc) else {
+                // Still in use (kept in the render state): it is freed whenever that ends.
+                continue;
+            };
+            d.nodes.clear();
+            d.text.clear();
+            // Converted containers may hold other documents. Dropping one (here, or `doc`
+            // when the spares are full) gives its buffers to `NODES` and `TEXT`, never to
+            // `DOCS`, so the borrow held here is not asked for again.
+            d.materialized.get_mut().clear();
+            if spare.len() < scratch::MAX_SPARES {
+                spare.push(doc);
             }
-        });
-    }
+        }
+    });
 }
 
 /// Parses `text` into a [`Value`], `None` when it is not JSON.
