@@ -213,6 +213,35 @@ fn spaces8(b: &[u8], i: usize) -> Option<usize> {
     })
 }
 
+/// Whether the first `len` (at most 16) bytes of `chunk` are all JSON whitespace.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn all_ws16(chunk: &[u8; 16], len: usize) -> bool {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: as in `stop16`.
+    let ws = unsafe {
+        let x = _mm_loadu_si128(chunk.as_ptr().cast());
+        let eq = |c: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8));
+        let any = _mm_or_si128(
+            _mm_or_si128(eq(b' '), eq(b'\n')),
+            _mm_or_si128(eq(b'\t'), eq(b'\r')),
+        );
+        _mm_movemask_epi8(any) as u32
+    };
+    let want = (1u32 << len.min(16)) - 1;
+    ws & want == want
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn all_ws16(chunk: &[u8; 16], len: usize) -> bool {
+    chunk
+        .iter()
+        .take(len)
+        .all(|&c| matches!(c, b' ' | b'\n' | b'\t' | b'\r'))
+}
+
 /// The first byte at or after `i` that is not JSON whitespace.
 #[inline(always)]
 fn ws_at(p: Padded<'_>, i: usize) -> usize {
@@ -990,6 +1019,10 @@ impl Builder<'_> {
         // One bit per key signature: a key is compared with the earlier ones only when its
         // bit was already set (a possible duplicate), so most objects need no pairwise pass.
         let mut bloom = 0u64;
+        // Bytes from a comma to the next key's quote the last time (0: not known, or more
+        // than 16), and where the last comma was (`usize::MAX`: none yet).
+        let mut gap = 0;
+        let mut comma = usize::MAX;
         if p.at(i) == b'}' {
             i += 1;
         } else {
@@ -998,6 +1031,11 @@ impl Builder<'_> {
                 if p.at(i) != b'"' {
                     return Err(());
                 }
+                if comma != usize::MAX {
+                    gap = i - comma;
+                    gap = if gap <= 16 { gap } else { 0 };
+                }
+                // The fast path below jumps here, to the key's quote.
                 let key = self.nodes.len();
                 let (sig, j) = self.key_at(me, i)?;
                 i = j;
@@ -1018,9 +1056,27 @@ impl Builder<'_> {
                 i += 1 + usize::from(p.at(i + 1) == b' ');
                 i = self.value_at(i, depth + 1)?;
                 count += 1;
+                // Pretty-printed members repeat their layout: a comma right after the value
+                // and the next key as far after it as last time. Guessed, then checked:
+                // the next position is `i + gap` whatever the bytes are (the checks are
+                // branches the CPU predicts), where finding it byte by byte waits for each
+                // load in turn.
+                if gap != 0
+                    && p.at(i) == b','
+                    && i + gap <= p.n
+                    && p.at(i + gap) == b'"'
+                    && all_ws16(p.block(i + 1), gap - 1)
+                {
+                    i += gap;
+                    comma = usize::MAX;
+                    continue;
+                }
                 i = ws_at(p, i);
                 match p.at(i) {
-                    b',' => i += 1,
+                    b',' => {
+                        comma = i;
+                        i += 1;
+                    }
                     b'}' => {
                         i += 1;
                         break;
@@ -1822,6 +1878,10 @@ mod tests {
             "{\n  \"a\" : [ 1.50, 1e3, 0.0001, -0, 12.5 ],\n\t\"b\": \"x y\\n\u{e9}\" }",
             "[ \"\\u00e9 \\/\", {\"s\" : \" \\\" \"} , 7 ]",
             "{ \"\u{e9} k\" : [ 1, 2.5, \"a b\", -3 ],\n  \"c\" :\t{ \"d\": null } }",
+            // Pretty-printed members in a repeated layout: the parser guesses where the
+            // next key is from where the last one was; edits make the guess wrong.
+            "{\n  \"a\": 1,\n  \"b\": \"x\",\n  \"c\": [1, 2],\n  \"d\": {\n    \"e\": null,\n    \"f\": true\n  },\n  \"g\": \"h\",\n  \"i\": 0\n}",
+            "[\n  {\n    \"id\": 1,\n    \"type\": \"dog\",\n    \"price\": 249.99\n  },\n  {\n    \"id\": 2,\n    \"type\": \"cat\",\n    \"price\": 0.5\n  }\n]",
         ];
         let alphabet = b"{}[],: \"0a-.e\\t";
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
@@ -1975,6 +2035,10 @@ mod tests {
                     let chunk: &[u8; 16] = chunk.try_into().unwrap();
                     assert_eq!(stop16(chunk), stop.map_or(16, |p| p.min(16)));
                     assert_eq!(spaces16(chunk), spaces.min(16));
+                    for len in 0..=16 {
+                        let ws = chunk[..len].iter().all(|c| b" \n\t\r".contains(c));
+                        assert_eq!(all_ws16(chunk, len), ws, "{len}");
+                    }
                 }
                 let Some((n, found)) = string_scan8(&text, i) else {
                     assert!(i + 8 > text.len());
