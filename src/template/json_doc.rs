@@ -251,6 +251,13 @@ fn ws_at(p: Padded<'_>, i: usize) -> usize {
     ws_run(p, i)
 }
 
+/// The position after the colon at `i` (and after whitespace): the case of `object`'s
+/// colon without a space after it.
+#[inline(never)]
+fn after_colon(p: Padded<'_>, i: usize) -> usize {
+    ws_at(p, i + 1)
+}
+
 /// Bit `c` set for the whitespace bytes other than the newline: space, tab, CR.
 const BLANKS: u64 = (1 << b' ') | (1 << b'\t') | (1 << b'\r');
 
@@ -1052,8 +1059,14 @@ impl Builder<'_> {
                     return Err(());
                 }
                 // `"key": value`: the one space is skipped here, so `value_at` finds no
-                // whitespace to skip.
-                i += 1 + usize::from(p.at(i + 1) == b' ');
+                // whitespace to skip. A branch (the other case is out of line), not an
+                // addition of the comparison: the next position then does not wait for
+                // the load.
+                i = if p.at(i + 1) == b' ' {
+                    i + 2
+                } else {
+                    after_colon(p, i)
+                };
                 i = self.value_at(i, depth + 1)?;
                 count += 1;
                 // Pretty-printed members repeat their layout: a comma right after the value
