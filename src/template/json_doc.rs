@@ -1038,11 +1038,12 @@ impl Builder<'_> {
                 if p.at(i) != b'"' {
                     return Err(());
                 }
+                // Learned after a comma the general path found; a guess that held (below)
+                // leaves `gap` as it was.
                 if comma != usize::MAX {
                     gap = i - comma;
                     gap = if gap <= 16 { gap } else { 0 };
                 }
-                // The fast path below jumps here, to the key's quote.
                 let key = self.nodes.len();
                 let (sig, j) = self.key_at(me, i)?;
                 i = j;
