@@ -141,7 +141,7 @@ pub enum Instr {
 }
 
 /// A property name of a chain, with its [`super::json_doc::signature`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ChainKey {
     pub sig: u64,
     pub name: Box<str>,
