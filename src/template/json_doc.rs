@@ -335,6 +335,7 @@ fn string_stop(p: Padded<'_>, mut j: usize) -> usize {
         }
     }
 }
+
 /// A byte that can continue a JSON number (digits, sign, point, exponent): a number read
 /// in a fast path must not be followed by one, and `number` hands a run of them to
 /// serde_json.
@@ -1239,14 +1240,17 @@ impl Doc {
         m.get(&i).cloned()
     }
 
+    /// Node `n`'s text in the body: a string's (unescaped) value, a number as written.
+    #[inline(always)]
+    fn source(&self, n: &Node) -> Option<&str> {
+        self.text.get(n.start as usize..n.end as usize)
+    }
+
     /// The string value of a string node.
     pub fn str(&self, i: u32) -> &str {
         let n = self.node(i);
         match n.kind {
-            Kind::Str => self
-                .text
-                .get(n.start as usize..n.end as usize)
-                .unwrap_or(""),
+            Kind::Str => self.source(&n).unwrap_or(""),
             Kind::EscStr => self
                 .text
                 .get((n.payload >> 32) as usize..n.payload as u32 as usize)
@@ -1277,7 +1281,7 @@ impl Doc {
         // A non-negative integer's text is plain digits without a leading zero (JSON has
         // no other form for it), which is what Java prints; only `-0` needs a look.
         if n.kind == Kind::Int {
-            let t = self.text.get(n.start as usize..n.end as usize)?;
+            let t = self.source(&n)?;
             if !t.starts_with('-') {
                 return Some(t);
             }
@@ -1286,7 +1290,7 @@ impl Doc {
         } else if n.kind == Kind::False {
             return Some("false");
         } else if n.kind == Kind::PlainFloat {
-            return self.text.get(n.start as usize..n.end as usize);
+            return self.source(&n);
         }
         self.printed_text_rest(i)
     }
@@ -1300,7 +1304,7 @@ impl Doc {
         match n.kind {
             Kind::Str | Kind::EscStr => Some(self.str(i)),
             Kind::Int => {
-                let t = self.text.get(n.start as usize..n.end as usize)?;
+                let t = self.source(&n)?;
                 prints_as_written(t.as_bytes(), false).then_some(t)
             }
             _ => None,
@@ -1511,7 +1515,7 @@ impl Doc {
         // Tests in turn, not a `match` (a jump table: an indirect jump per node).
         if n.kind == Kind::Str {
             // An unescaped JSON string is already in the form `json_string` writes.
-            let t = self.text.get(n.start as usize..n.end as usize);
+            let t = self.source(n);
             append_quoted(out, t.unwrap_or(""));
         } else if n.kind == Kind::Int {
             append_str(out, itoa::Buffer::new().format(n.payload as i64));
@@ -1525,12 +1529,7 @@ impl Doc {
         match n.kind {
             Kind::True => out.push_str("true"),
             Kind::False => out.push_str("false"),
-            Kind::PlainFloat => append_str(
-                out,
-                self.text
-                    .get(n.start as usize..n.end as usize)
-                    .unwrap_or(""),
-            ),
+            Kind::PlainFloat => append_str(out, self.source(n).unwrap_or("")),
             Kind::Float => {
                 let f = f64::from_bits(n.payload);
                 if f.is_finite() {
@@ -1647,12 +1646,7 @@ impl Doc {
                 after
             }
             Kind::PlainFloat => {
-                append_str(
-                    out,
-                    self.text
-                        .get(n.start as usize..n.end as usize)
-                        .unwrap_or(""),
-                );
+                append_str(out, self.source(n).unwrap_or(""));
                 after
             }
             Kind::Str | Kind::EscStr => {
