@@ -336,6 +336,13 @@ fn string_stop(p: Padded<'_>, mut j: usize) -> usize {
     }
 }
 
+/// The value of the digit at `j`, if the byte there is one.
+#[inline(always)]
+fn digit_at(p: Padded<'_>, j: usize) -> Option<u64> {
+    let d = p.at(j).wrapping_sub(b'0');
+    (d <= 9).then_some(u64::from(d))
+}
+
 /// A byte that can continue a JSON number (digits, sign, point, exponent): a number read
 /// in a fast path must not be followed by one, and `number` hands a run of them to
 /// serde_json.
@@ -719,12 +726,8 @@ impl Builder<'_> {
         if c.wrapping_sub(b'1') < 9 {
             let mut j = i;
             let mut n: u64 = 0;
-            loop {
-                let d = p.at(j).wrapping_sub(b'0');
-                if d > 9 {
-                    break;
-                }
-                n = n.wrapping_mul(10).wrapping_add(u64::from(d));
+            while let Some(d) = digit_at(p, j) {
+                n = n.wrapping_mul(10).wrapping_add(d);
                 j += 1;
             }
             if !is_number_byte(p.at(j)) && j - i <= MAX_FAST_DIGITS {
@@ -796,14 +799,13 @@ impl Builder<'_> {
         let int_start = start + usize::from(negative);
         let mut j = int_start;
         let mut n: u64 = 0;
-        let mut digit = |j: &mut usize| {
-            let d = p.at(*j).wrapping_sub(b'0');
-            if d > 9 {
-                return false;
+        let mut digit = |j: &mut usize| match digit_at(p, *j) {
+            Some(d) => {
+                n = n.wrapping_mul(10).wrapping_add(d);
+                *j += 1;
+                true
             }
-            n = n.wrapping_mul(10).wrapping_add(u64::from(d));
-            *j += 1;
-            true
+            None => false,
         };
         while digit(&mut j) {}
         let int_len = j - int_start;
