@@ -196,8 +196,8 @@ impl Window {
 }
 
 /// Bytes before the first string stop (see [`string_stops`]) in `chunk`, or 16 when there
-/// is none.
-#[inline(always)]
+/// is none (the block scans are tested through it).
+#[cfg(test)]
 fn stop16(chunk: &[u8; 16]) -> usize {
     (stop_bits16(chunk) | 1 << 16).trailing_zeros() as usize
 }
@@ -380,8 +380,9 @@ const UNESCAPE: [u8; 256] = {
 /// Why by hand: in JSON-in-JSON an escape comes every few bytes. With a capacity check, a
 /// length update and a copy call per run, the bookkeeping cost more than the decoding.
 /// Here the room is reserved once (the decoded string is never longer than the rest of
-/// the body) and each run is copied in whole 16-byte stores, of which only the bytes
-/// before the next stop are kept.
+/// the body) and runs are copied in whole 16-byte stores, of which only the bytes before
+/// the next stop are kept. The stops come from a [`Window`]: each escape's position is a
+/// shift and a bit scan away from the one before, not a load.
 fn decode_escaped(
     out: &mut String,
     p: Padded<'_>,
@@ -392,14 +393,27 @@ fn decode_escaped(
     // `UNESCAPE` are kept, and the body is a `str`, so `out` stays whole UTF-8 sequences.
     let v = unsafe { out.as_mut_vec() };
     // Each escape turns two body bytes into one and each run is copied as is, so `v`
-    // never holds more than it held plus the body bytes read from `start`; a store
-    // writes at most 16 bytes past what is kept.
+    // never holds more than it held plus the body bytes read from `start`; a run's last
+    // store writes at most 15 bytes past it.
     v.reserve(p.n - start + 16);
-    v.extend_from_slice(p.b.get(start..j).ok_or(j)?);
     let dst = v.as_mut_ptr();
     let mut len = v.len();
+    let mut win = Window::NONE;
+    // The run `run..j` is not copied yet; `j` is at a stop.
+    let mut run = start;
     let end = loop {
-        // `j` is at a stop: the closing quote, an escape, or what ends the string badly.
+        let mut k = run;
+        while k < j {
+            debug_assert!(len + (k - run) + 16 <= v.capacity());
+            // SAFETY: within the reserved room (above); `k < j <= n`.
+            unsafe {
+                dst.add(len + (k - run))
+                    .cast::<[u8; 16]>()
+                    .write_unaligned(*p.block(k));
+            }
+            k += 16;
+        }
+        len += j - run;
         let c = p.at(j);
         if c != b'\\' {
             break if c == b'"' { Ok(j) } else { Err(j) };
@@ -412,20 +426,8 @@ fn decode_escaped(
         // SAFETY: within the reserved room (above).
         unsafe { dst.add(len).write(d) };
         len += 1;
-        j += 2;
-        loop {
-            let block = p.block(j);
-            let n = stop16(block);
-            debug_assert!(len + 16 <= v.capacity());
-            // SAFETY: within the reserved room (above); one 16-byte store, not a copy of
-            // the run's length (which became a `memcpy` call).
-            unsafe { dst.add(len).cast::<[u8; 16]>().write_unaligned(*block) };
-            len += n;
-            j += n;
-            if n < 16 {
-                break;
-            }
-        }
+        run = j + 2;
+        j = win.stop(p, run);
     };
     // SAFETY: `len` bytes are initialized: what `v` held, then what was written above.
     unsafe { v.set_len(len) };
