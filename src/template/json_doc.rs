@@ -149,6 +149,8 @@ impl<'t> Padded<'t> {
 
 /// Bytes of the body a [`Window`] covers.
 const WINDOW: usize = 32;
+// A window loaded at `n` (the last position a scan reaches) ends within the zero bytes.
+const _: () = assert!(PAD >= WINDOW);
 
 /// The string stops of [`WINDOW`] bytes of the body, found once and read by every string
 /// of an object's member (or of an array's item) that starts in them.
