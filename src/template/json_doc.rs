@@ -1956,8 +1956,6 @@ mod tests {
         }
     }
 
-    /// Mutations of nested documents (bytes dropped, repeated or swapped for structural
-    /// characters) are accepted and rejected as serde_json does, and read back the same.
     /// Requires our parse of `doc` to accept what serde_json accepts, and to give the same
     /// JSON and the same Java rendering (`toString()`, a map printed in a template).
     fn agrees_with_serde_json(doc: &[u8]) {
@@ -1976,6 +1974,8 @@ mod tests {
         }
     }
 
+    /// Mutations of nested documents (bytes dropped, repeated or swapped for structural
+    /// characters) are accepted and rejected as serde_json does, and read back the same.
     #[test]
     fn mutated_documents_agree_with_serde_json() {
         let seeds = [
