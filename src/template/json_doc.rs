@@ -58,7 +58,6 @@ fn signature_of(first8: u64, len: usize) -> u64 {
 
 // Eight bytes at a time (SWAR): strings and indentation are most of a JSON body.
 const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 fn load8(b: &[u8], i: usize) -> Option<u64> {
     b.get(i..i.checked_add(8)?)
@@ -66,20 +65,11 @@ fn load8(b: &[u8], i: usize) -> Option<u64> {
         .map(u64::from_le_bytes)
 }
 
-/// High bit set in the lanes of `w` that are zero. Lanes above the lowest hit may be
-/// false positives (borrows), so only the lowest set bit is meaningful.
+/// Whether `c` ends the fast scan of a string (a "string stop"): the closing quote, an
+/// escape, or a control character serde_json rejects.
 #[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
-fn zero_lanes(w: u64) -> u64 {
-    w.wrapping_sub(ONES) & !w & HIGHS
-}
-
-/// Lanes that end the fast scan of a string: the closing quote, an escape, and the
-/// control characters serde_json rejects (same caveat as [`zero_lanes`]).
-#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
-fn string_stops(w: u64) -> u64 {
-    zero_lanes(w ^ (ONES * u64::from(b'"')))
-        | zero_lanes(w ^ (ONES * u64::from(b'\\')))
-        | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS)
+fn is_string_stop(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20
 }
 
 /// Zero bytes after the body in the parser's copy of it (see [`Padded`]).
@@ -134,7 +124,7 @@ impl<'t> Padded<'t> {
         unsafe { &*self.b.as_ptr().add(i).cast::<[u8; 16]>() }
     }
 
-    /// The string stops (see [`string_stops`]) among the [`WINDOW`] bytes at `i` (at most
+    /// The string stops (see [`is_string_stop`]) among the [`WINDOW`] bytes at `i` (at most
     /// `n`), one bit per byte.
     #[inline(always)]
     fn stops(self, i: usize) -> u64 {
@@ -197,14 +187,7 @@ impl Window {
     }
 }
 
-/// Bytes before the first string stop (see [`string_stops`]) in `chunk`, or 16 when there
-/// is none (the block scans are tested through it).
-#[cfg(test)]
-fn stop16(chunk: &[u8; 16]) -> usize {
-    (stop_bits16(chunk) | 1 << 16).trailing_zeros() as usize
-}
-
-/// The string stops in `chunk`, one bit per byte.
+/// The string stops (see [`is_string_stop`]) in `chunk`, one bit per byte.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn stop_bits16(chunk: &[u8; 16]) -> u32 {
@@ -228,25 +211,11 @@ fn stop_bits16(chunk: &[u8; 16]) -> u32 {
 fn stop_bits16(chunk: &[u8; 16]) -> u32 {
     let mut bits = 0;
     for (k, &c) in chunk.iter().enumerate() {
-        if c == b'"' || c == b'\\' || c < 0x20 {
+        if is_string_stop(c) {
             bits |= 1 << k;
         }
     }
     bits
-}
-
-/// Bytes before the first string stop among the eight at `b[i..]`, with whether there is
-/// one; `None` when fewer than eight are left.
-// The eight-byte reference the block scans are tested against.
-#[cfg_attr(not(test), allow(dead_code))]
-fn string_scan8(b: &[u8], i: usize) -> Option<(usize, bool)> {
-    let w = load8(b, i)?;
-    let stops = string_stops(w);
-    Some(if stops == 0 {
-        (8, false)
-    } else {
-        ((stops.trailing_zeros() / 8) as usize, true)
-    })
 }
 
 /// Spaces at the start of `chunk`.
@@ -254,7 +223,7 @@ fn string_scan8(b: &[u8], i: usize) -> Option<(usize, bool)> {
 #[inline(always)]
 fn spaces16(chunk: &[u8; 16]) -> usize {
     use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
-    // SAFETY: as in `stop16`.
+    // SAFETY: as in `stop_bits16`.
     let spaces = unsafe {
         let x = _mm_loadu_si128(chunk.as_ptr().cast());
         _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b' ' as i8))) as u32
@@ -289,7 +258,7 @@ fn all_ws16(chunk: &[u8; 16], len: usize) -> bool {
     use std::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
     };
-    // SAFETY: as in `stop16`.
+    // SAFETY: as in `stop_bits16`.
     let ws = unsafe {
         let x = _mm_loadu_si128(chunk.as_ptr().cast());
         let eq = |c: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8));
@@ -352,11 +321,6 @@ fn ws_run(p: Padded<'_>, mut i: usize) -> usize {
             return i;
         }
     }
-}
-
-#[cfg(test)]
-fn is_string_stop(c: u8) -> bool {
-    c == b'"' || c == b'\\' || c < 0x20
 }
 
 /// What each escape `\\c` of a JSON string decodes to, by `c`; 0 for `\\u` and the
@@ -2176,26 +2140,23 @@ mod tests {
                 .map(|_| alphabet[rng.below(alphabet.len())])
                 .collect();
             for i in 0..text.len() {
-                let stop = text[i..].iter().position(|&c| is_string_stop(c));
                 let spaces = text[i..].iter().take_while(|&&c| c == b' ').count();
                 if let Some(chunk) = text.get(i..i + 16) {
                     let chunk: &[u8; 16] = chunk.try_into().unwrap();
-                    assert_eq!(stop16(chunk), stop.map_or(16, |p| p.min(16)));
+                    let stops = (0..16)
+                        .filter(|&k| is_string_stop(chunk[k]))
+                        .fold(0u32, |bits, k| bits | 1 << k);
+                    assert_eq!(stop_bits16(chunk), stops, "{chunk:?}");
                     assert_eq!(spaces16(chunk), spaces.min(16));
                     for len in 0..=16 {
                         let ws = chunk[..len].iter().all(|c| b" \n\t\r".contains(c));
                         assert_eq!(all_ws16(chunk, len), ws, "{len}");
                     }
                 }
-                let Some((n, found)) = string_scan8(&text, i) else {
-                    assert!(i + 8 > text.len());
-                    continue;
-                };
-                match stop {
-                    Some(p) if p < 8 => assert_eq!((n, found), (p, true)),
-                    _ => assert_eq!((n, found), (8, false)),
+                match spaces8(&text, i) {
+                    Some(n) => assert_eq!(n, spaces.min(8)),
+                    None => assert!(i + 8 > text.len()),
                 }
-                assert_eq!(spaces8(&text, i), Some(spaces.min(8)));
             }
         }
     }
