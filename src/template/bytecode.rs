@@ -23,6 +23,11 @@ pub const PREDEFINED: [&str; 6] = [
     "velocityCount",
 ];
 
+/// Marks an element of [`Program::chains`] as a constant index `[i]` (`i` in the bits
+/// below) rather than a name: `$o.items[0].id` walks the tape in one `Path`, where an
+/// `Index` would first make the array a value and the index a constant.
+pub const CHAIN_INDEX: u32 = 1 << 31;
+
 /// Bytes readable past the end of any text span in [`Program::text`].
 pub const TEXT_SLACK: usize = 64;
 
@@ -48,8 +53,9 @@ pub enum Instr {
     Const(u32),
     /// Pop receiver, push receiver.name.
     Attr(u32),
-    /// `Load(slot)` then `Attr` for each name of `chains[start..start + len]`, in one step
-    /// (walked on the JSON tape without intermediate values when it can be).
+    /// `Load(slot)` then `Attr` for each name of `chains[start..start + len]` (`Const` and
+    /// `Index` for each constant index), in one step (walked on the JSON tape without
+    /// intermediate values when it can be).
     Path {
         slot: u32,
         start: u32,
@@ -164,7 +170,8 @@ pub struct Program {
     pub names: Vec<Box<str>>,
     /// [`super::json_doc::signature`] of each name, for member lookups.
     pub name_sigs: Vec<u64>,
-    /// Name indexes of `Path` property chains.
+    /// Name indexes of `Path` property chains, and constant list indexes (tagged with
+    /// [`CHAIN_INDEX`]).
     pub chains: Vec<u32>,
     /// Per element of `chains`: its name and the name's signature, in one place (a
     /// one-name reference in a loop body reads both for every item).

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::ast::{Accessor, BinOp, Expr, Macro, Node, Reference, Span};
 use super::bytecode::{
-    ChainKey, Const, Instr, LOOP_PROPS, PREDEFINED, Program, SLOT_FOREACH, TEXT_SLACK,
+    CHAIN_INDEX, ChainKey, Const, Instr, LOOP_PROPS, PREDEFINED, Program, SLOT_FOREACH, TEXT_SLACK,
 };
 use super::error::{ErrorKind, TemplateError};
 use super::json_path::JsonPath;
@@ -408,22 +408,37 @@ impl Compiler<'_> {
             }
             return Ok(());
         }
-        // `$var.a.b`: a template variable's leading properties resolve in one instruction.
-        let props = rest
-            .iter()
-            .take_while(|a| matches!(a, Accessor::Property(_)))
-            .count();
+        // `$var.a.b`, `$var.a[0].b`: a template variable's leading properties (and constant
+        // indexes after the first property) resolve in one instruction.
+        let props = match rest.first() {
+            Some(Accessor::Property(_)) => rest
+                .iter()
+                .take_while(|a| chain_element(a).is_some())
+                .count(),
+            _ => 0,
+        };
         if s as usize >= PREDEFINED.len() && props > 0 {
             let start = self.p.chains.len() as u32;
             for a in &rest[..props] {
-                if let Accessor::Property(n) = a {
-                    let k = self.name(n);
-                    self.p.chains.push(k);
-                    self.p.chain_keys.push(ChainKey {
-                        sig: super::json_doc::signature(n.as_bytes()),
-                        name: n.as_str().into(),
-                    });
-                }
+                let (k, key) = match chain_element(a) {
+                    Some(Ok(n)) => (
+                        self.name(n),
+                        ChainKey {
+                            sig: super::json_doc::signature(n.as_bytes()),
+                            name: n.as_str().into(),
+                        },
+                    ),
+                    Some(Err(i)) => (
+                        CHAIN_INDEX | i,
+                        ChainKey {
+                            sig: 0,
+                            name: "".into(),
+                        },
+                    ),
+                    None => continue,
+                };
+                self.p.chains.push(k);
+                self.p.chain_keys.push(key);
             }
             self.emit(Instr::Path {
                 slot: s,
@@ -560,6 +575,18 @@ impl Compiler<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// What accessor `a` is as an element of a `Path` chain: a property's name, or a constant
+/// index `[i]` (`Err(i)`, with `i` below [`CHAIN_INDEX`]); `None` for anything else.
+fn chain_element(a: &Accessor) -> Option<Result<&String, u32>> {
+    match a {
+        Accessor::Property(n) => Some(Ok(n)),
+        Accessor::Index(Expr::Int(i)) => {
+            u32::try_from(*i).ok().filter(|&i| i < CHAIN_INDEX).map(Err)
+        }
+        _ => None,
     }
 }
 

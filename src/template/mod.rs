@@ -1018,6 +1018,51 @@ mod tests {
     }
 
     #[test]
+    fn constant_indexes_in_chains_agree_with_computed_ones() {
+        // `$r.a[0]` resolves in the chain walk; `$r.a[$i0]` through `Index`. Both must give
+        // the same (and the expected) text on arrays, objects, scalars, misses, converted
+        // documents and values that are not JSON.
+        let req = RequestData {
+            body: br#"{"a": [{"b": [10, 20, {"c": "x"}]}, "s", [1, [2, 3]]],
+                "o": {"0": "zero", "1": {"k": [5]}}, "n": null, "str": "abc"}"#,
+            ..RequestData::default()
+        };
+        let literal = concat!(
+            "#set($r = $input.path('$'))#set($m = {'k': [7, 8]})",
+            "$r.a[0].b[1] $r.a[0].b[2].c $r.a[0].b[0] $r.a[1] $r.a[2][1][0] $r.a[2][1]|",
+            "$r.a[9]|$r.a[9].b|$!r.a[3]|$r.o[0] $r.o[1].k[0]|$r.str[0]|$r.n[0]|",
+            "$r.a[0].b $r.a[0].b.size() $m.k[1]|",
+            "#set($ok = $r.a[0].b.add(30))$r.a[0].b[3] $r.a[0].b[1] $r.a[2][1][1]",
+        );
+        let want = r#"20 x 10 s 2 [2,3]||||zero 5|||[10,20,{"c":"x"}] 3 8|30 20 3"#;
+        let mut computed = String::new();
+        for i in 0..10 {
+            computed.push_str(&format!("#set($i{i} = {i})"));
+        }
+        let mut rest = literal;
+        while let Some(at) = rest.find('[') {
+            let (head, tail) = rest.split_at(at + 1);
+            computed.push_str(head);
+            rest = tail;
+            if let Some(d) = rest.strip_prefix(|c: char| c.is_ascii_digit())
+                && d.starts_with(']')
+            {
+                computed.push_str(&format!("$i{}", &rest[..1]));
+                rest = d;
+            }
+        }
+        computed.push_str(rest);
+        assert!(computed.contains("$r.a[$i0].b[$i1]"), "{computed}");
+        for src in [literal, computed.as_str()] {
+            let t = Template::compile(src).unwrap();
+            let mut out = Vec::new();
+            t.render(&req, None, &mut RenderState::new(), &mut out)
+                .unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{src}");
+        }
+    }
+
+    #[test]
     fn input_reads_response_body_but_request_params() {
         let t = Template::compile("$input.path('$.a') $input.params('p') $input.body").unwrap();
         let req = RequestData {

@@ -9,7 +9,7 @@ use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
 use super::bytecode::{
-    Const, Instr, LOOP_PROPS, Program, SLOT_CONTEXT, SLOT_FOREACH, SLOT_INPUT,
+    CHAIN_INDEX, Const, Instr, LOOP_PROPS, Program, SLOT_CONTEXT, SLOT_FOREACH, SLOT_INPUT,
     SLOT_STAGE_VARIABLES, SLOT_UTIL, SLOT_VELOCITY_COUNT, TEXT_SLACK,
 };
 use super::copy::append;
@@ -818,13 +818,21 @@ impl Vm<'_, '_, '_, '_> {
                     cache.root = node;
                 }
                 while let Some((&n, tail)) = rest.split_first() {
-                    let sig = p.name_sigs.get(n as usize).copied().unwrap_or(0);
-                    let mut spare = 0;
-                    let hint = self
-                        .hints
-                        .get_mut(start as usize + depth)
-                        .unwrap_or(&mut spare);
-                    match doc.get_hinted(node, name(n), sig, hint) {
+                    let found = if n & CHAIN_INDEX != 0 {
+                        // Only an array's item is read off the tape; anything else (an
+                        // object's member "0", a miss) goes to `builtins::index` below,
+                        // as an `Index` would.
+                        doc.item(node, (n & !CHAIN_INDEX) as usize)
+                    } else {
+                        let sig = p.name_sigs.get(n as usize).copied().unwrap_or(0);
+                        let mut spare = 0;
+                        let hint = self
+                            .hints
+                            .get_mut(start as usize + depth)
+                            .unwrap_or(&mut spare);
+                        doc.get_hinted(node, name(n), sig, hint)
+                    };
+                    match found {
                         Some(c) => node = c,
                         None => break,
                     }
@@ -848,7 +856,11 @@ impl Vm<'_, '_, '_, '_> {
             other => other.clone(),
         };
         for &n in rest {
-            v = builtins::property(&mut self.env, &v, name(n));
+            v = if n & CHAIN_INDEX != 0 {
+                builtins::index(&v, &Value::Int(i64::from(n & !CHAIN_INDEX)))
+            } else {
+                builtins::property(&mut self.env, &v, name(n))
+            };
         }
         self.give(v, emit, sink)
     }
