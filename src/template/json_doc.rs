@@ -400,6 +400,27 @@ fn decode_escaped(
     end
 }
 
+/// [`Doc::key_eq`] of keys under eight bytes or over sixteen: the bytes after the
+/// signature's, eight at a time.
+#[inline(never)]
+fn key_eq_long(text: &[u8], key: &[u8]) -> bool {
+    if text.len() != key.len() {
+        return false;
+    }
+    let mut i = SIG_BYTES;
+    while let (Some(a), Some(b)) = (load8(text, i), load8(key, i)) {
+        if a != b {
+            return false;
+        }
+        i += 8;
+    }
+    // The tail: the last eight bytes again (overlapping) when there are eight.
+    match key.len().checked_sub(8) {
+        Some(last) => load8(text, last) == load8(key, last),
+        None => text.get(i..) == key.get(i..),
+    }
+}
+
 /// The value of the digit at `j`, if the byte there is one.
 #[inline(always)]
 fn digit_at(p: Padded<'_>, j: usize) -> Option<u64> {
@@ -1485,25 +1506,22 @@ impl Doc {
     }
 
     /// Whether key node `k` (whose signature matched: same length and first bytes) spells
-    /// `key`; compares the rest eight bytes at a time.
+    /// `key`. Why inline, with keys of 8 to 16 bytes (most member names) in two overlapping
+    /// eight-byte compares: a lookup whose hint holds is little more than this comparison,
+    /// and as a call (spilling the caller's registers) it cost as much again.
+    #[inline(always)]
     fn key_eq(&self, k: &Node, key: &[u8]) -> bool {
         let Some(text) = self.text.as_bytes().get(k.start as usize..k.end as usize) else {
             return false;
         };
-        if text.len() != key.len() {
-            return false;
-        }
-        let mut i = SIG_BYTES;
-        while let (Some(a), Some(b)) = (load8(text, i), load8(key, i)) {
-            if a != b {
-                return false;
+        let word = |w: Option<&[u8; 8]>| w.map(|w| u64::from_le_bytes(*w));
+        match (word(text.first_chunk()), word(text.last_chunk())) {
+            (Some(a), Some(b)) if key.len() <= 16 => {
+                text.len() == key.len()
+                    && Some(a) == word(key.first_chunk())
+                    && Some(b) == word(key.last_chunk())
             }
-            i += 8;
-        }
-        // The tail: the last eight bytes again (overlapping) when there are eight.
-        match key.len().checked_sub(8) {
-            Some(last) => load8(text, last) == load8(key, last),
-            None => text.get(i..) == key.get(i..),
+            _ => key_eq_long(text, key),
         }
     }
 
@@ -2237,6 +2255,37 @@ mod tests {
             assert_eq!(k.payload, signature(key.as_bytes()), "{len}");
             let found = j.doc.get(j.node, &key).map(|v| j.doc.node(v).payload);
             assert_eq!(found, Some(1), "{len}");
+        }
+    }
+
+    #[test]
+    fn keys_that_share_a_signature_are_told_apart() {
+        // Same length and first bytes (the signature), one byte apart anywhere after them:
+        // the eight-byte compares of short keys and the loop of long ones must both see it.
+        for len in SIG_BYTES + 1..=26 {
+            let base: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            for at in SIG_BYTES..len {
+                let other = |c: char| {
+                    let mut k = base.clone().into_bytes();
+                    k[at] = c as u8;
+                    String::from_utf8(k).unwrap()
+                };
+                let (near, missing) = (other('_'), other('-'));
+                let text = format!("{{\"{near}\": 1, \"{base}\": 2}}");
+                let Some(Value::Json(j)) = parse_value(text.as_bytes()) else {
+                    panic!("{text} did not parse");
+                };
+                let value = |key: &str| {
+                    let sig = signature(key.as_bytes());
+                    let mut hint = 1;
+                    let hinted = j.doc.get_hinted(j.node, key, sig, &mut hint);
+                    assert_eq!(hinted, j.doc.get(j.node, key), "{key}");
+                    hinted.map(|v| j.doc.node(v).payload)
+                };
+                assert_eq!(value(&base), Some(2), "{len} {at}");
+                assert_eq!(value(&near), Some(1), "{len} {at}");
+                assert_eq!(value(&missing), None, "{len} {at}");
+            }
         }
     }
 
