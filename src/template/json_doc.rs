@@ -1114,14 +1114,11 @@ impl Builder<'_> {
                 let key = self.nodes.len();
                 let (sig, j) = self.key_at(me, i, &mut win)?;
                 i = j;
-                let bit = 1u64 << (sig.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58);
-                if bloom & bit != 0
-                    && count < PAIRWISE_DUP_CHECK as u64
-                    && self.is_duplicate_key(me, key)
-                {
-                    self.fallback = true;
+                let h = sig.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58;
+                if (bloom >> h) & 1 != 0 {
+                    self.possible_duplicate(me, key, count);
                 }
-                bloom |= bit;
+                bloom |= 1 << h;
                 i = ws_at(p, i);
                 if p.at(i) != b':' {
                     return Err(());
@@ -1206,6 +1203,18 @@ impl Builder<'_> {
         let text = self.key_text(k);
         self.key_nodes(obj, key + 1)
             .any(|p| p.payload == k.payload && self.key_text(p) == text)
+    }
+
+    /// Key node `key` of object node `obj` (whose `count` keys before it are on the tape)
+    /// has a signature bit an earlier key set: compares it with them (up to
+    /// [`PAIRWISE_DUP_CHECK`]; a larger object is checked whole when it closes). Out of line
+    /// and cold: the member loop keeps only the bloom test, in registers.
+    #[cold]
+    #[inline(never)]
+    fn possible_duplicate(&mut self, obj: usize, key: usize, count: u64) {
+        if count < PAIRWISE_DUP_CHECK as u64 && self.is_duplicate_key(obj, key) {
+            self.fallback = true;
+        }
     }
 
     /// Whether any two keys of object node `obj` are equal (objects too large for the
