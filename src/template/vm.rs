@@ -824,13 +824,11 @@ impl Vm<'_, '_, '_, '_> {
                         // as an `Index` would.
                         doc.item(node, (n & !CHAIN_INDEX) as usize)
                     } else {
-                        let sig = p.name_sigs.get(n as usize).copied().unwrap_or(0);
-                        let mut spare = 0;
-                        let hint = self
-                            .hints
-                            .get_mut(start as usize + depth)
-                            .unwrap_or(&mut spare);
-                        doc.get_hinted(node, name(n), sig, hint)
+                        let at = start as usize + depth;
+                        match (p.chain_keys.get(at), self.hints.get_mut(at)) {
+                            (Some(k), Some(hint)) => doc.get_hinted(node, &k.name, k.sig, hint),
+                            _ => None,
+                        }
                     };
                     match found {
                         Some(c) => node = c,
