@@ -1197,12 +1197,22 @@ impl Builder<'_> {
 
     /// Whether key node `key` of object node `obj` repeats an earlier key.
     fn is_duplicate_key(&self, obj: usize, key: usize) -> bool {
-        let Some(k) = self.nodes.get(key) else {
+        let nodes = self.nodes.as_slice();
+        let Some(k) = nodes.get(key) else {
             return false;
         };
-        let text = self.key_text(k);
-        self.key_nodes(obj, key + 1)
-            .any(|p| p.payload == k.payload && self.key_text(p) == text)
+        // Signatures first, in a tight loop over the tape; texts only where they match.
+        let mut at = obj + 1;
+        while at < key {
+            let (Some(p), Some(v)) = (nodes.get(at), nodes.get(at + 1)) else {
+                break;
+            };
+            if p.payload == k.payload && self.key_text(p) == self.key_text(k) {
+                return true;
+            }
+            at = (v.next as usize).max(at + 2);
+        }
+        false
     }
 
     /// Key node `key` of object node `obj` (whose `count` keys before it are on the tape)
