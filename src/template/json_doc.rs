@@ -251,33 +251,73 @@ fn spaces8(b: &[u8], i: usize) -> Option<usize> {
     })
 }
 
-/// Whether the first `len` (at most 16) bytes of `chunk` are all JSON whitespace.
+/// Bit `k` set where byte `k` of `a` equals byte `k` of `b`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn all_ws16(chunk: &[u8; 16], len: usize) -> bool {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-    };
+fn eq_bits16(a: &[u8; 16], b: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8};
     // SAFETY: as in `stop_bits16`.
-    let ws = unsafe {
-        let x = _mm_loadu_si128(chunk.as_ptr().cast());
-        let eq = |c: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8));
-        let any = _mm_or_si128(
-            _mm_or_si128(eq(b' '), eq(b'\n')),
-            _mm_or_si128(eq(b'\t'), eq(b'\r')),
+    unsafe {
+        let (x, y) = (
+            _mm_loadu_si128(a.as_ptr().cast()),
+            _mm_loadu_si128(b.as_ptr().cast()),
         );
-        _mm_movemask_epi8(any) as u32
-    };
-    let want = (1u32 << len.min(16)) - 1;
-    ws & want == want
+        _mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) as u32
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn all_ws16(chunk: &[u8; 16], len: usize) -> bool {
-    chunk
-        .iter()
-        .take(len)
-        .all(|&c| matches!(c, b' ' | b'\n' | b'\t' | b'\r'))
+fn eq_bits16(a: &[u8; 16], b: &[u8; 16]) -> u32 {
+    (0..16)
+        .filter(|&k| a[k] == b[k])
+        .fold(0, |bits, k| bits | 1 << k)
+}
+
+/// The bytes from a comma to the next key's opening quote (`,\n    "`), as an object's
+/// last two members were laid out, learned to guess the next: pretty-printed members
+/// repeat their layout.
+///
+/// Why a copy of the bytes: checking a guess is then one compare of 16 bytes with a mask.
+/// Checking a comma, a quote and whitespace between them, by class, took five times the
+/// instructions, on the path of every member of a pretty-printed body.
+#[derive(Clone, Copy)]
+struct Layout {
+    bytes: [u8; 16],
+    /// Bit `k` set for each byte of the layout (`gap + 1` of them).
+    mask: u32,
+    /// Bytes from the comma to the quote.
+    gap: usize,
+}
+
+impl Layout {
+    /// A layout nothing matches: `0xff` is never in UTF-8 text (the body is a `str`), nor
+    /// in the zero bytes after it.
+    const NONE: Layout = Layout {
+        bytes: [0xff; 16],
+        mask: 1,
+        gap: 0,
+    };
+
+    /// The layout from the comma at `comma` to the quote at `quote` (after it), if it fits
+    /// in a block.
+    fn learn(p: Padded<'_>, comma: usize, quote: usize) -> Layout {
+        let len = quote - comma + 1;
+        if len > 16 {
+            return Layout::NONE;
+        }
+        Layout {
+            bytes: *p.block(comma),
+            mask: (1 << len) - 1,
+            gap: len - 1,
+        }
+    }
+
+    /// Whether the bytes at `i` (at most `n`) are this layout. A match lies within the
+    /// body: its bytes are not zero, and the bytes after the body are.
+    #[inline(always)]
+    fn at(&self, p: Padded<'_>, i: usize) -> bool {
+        eq_bits16(p.block(i), &self.bytes) & self.mask == self.mask
+    }
 }
 
 /// The first byte at or after `i` that is not JSON whitespace.
@@ -1092,9 +1132,9 @@ impl Builder<'_> {
         // One bit per key signature: a key is compared with the earlier ones only when its
         // bit was already set (a possible duplicate), so most objects need no pairwise pass.
         let mut bloom = 0u64;
-        // Bytes from a comma to the next key's quote the last time (0: not known, or more
-        // than 16), and where the last comma was (`usize::MAX`: none yet).
-        let mut gap = 0;
+        // How the last two members were laid out, and where the last comma the general path
+        // found was (`usize::MAX`: none since the last guess).
+        let mut layout = Layout::NONE;
         let mut comma = usize::MAX;
         let mut win = Window::NONE;
         if p.at(i) == b'}' {
@@ -1106,10 +1146,9 @@ impl Builder<'_> {
                     return Err(());
                 }
                 // Learned after a comma the general path found; a guess that held (below)
-                // leaves `gap` as it was.
+                // leaves the layout as it was.
                 if comma != usize::MAX {
-                    gap = i - comma;
-                    gap = if gap <= 16 { gap } else { 0 };
+                    layout = Layout::learn(p, comma, i);
                 }
                 let key = self.nodes.len();
                 let (sig, j) = self.key_at(me, i, &mut win)?;
@@ -1139,16 +1178,11 @@ impl Builder<'_> {
                 count += 1;
                 // Pretty-printed members repeat their layout: a comma right after the value
                 // and the next key as far after it as last time. Guessed, then checked:
-                // the next position is `i + gap` whatever the bytes are (the checks are
-                // branches the CPU predicts), where finding it byte by byte waits for each
+                // the next position is `i + gap` whatever the bytes are (the check is a
+                // branch the CPU predicts), where finding it byte by byte waits for each
                 // load in turn.
-                if gap != 0
-                    && p.at(i) == b','
-                    && i + gap <= p.n
-                    && p.at(i + gap) == b'"'
-                    && all_ws16(p.block(i + 1), gap - 1)
-                {
-                    i += gap;
+                if layout.at(p, i) {
+                    i += layout.gap;
                     comma = usize::MAX;
                     continue;
                 }
@@ -1990,6 +2024,9 @@ mod tests {
             // next key is from where the last one was; edits make the guess wrong.
             "{\n  \"a\": 1,\n  \"b\": \"x\",\n  \"c\": [1, 2],\n  \"d\": {\n    \"e\": null,\n    \"f\": true\n  },\n  \"g\": \"h\",\n  \"i\": 0\n}",
             "[\n  {\n    \"id\": 1,\n    \"type\": \"dog\",\n    \"price\": 249.99\n  },\n  {\n    \"id\": 2,\n    \"type\": \"cat\",\n    \"price\": 0.5\n  }\n]",
+            // CRLF and tabs; and members indented too deep for a learned layout (16 bytes).
+            "{\r\n\t\"a\": 1,\r\n\t\"b\": {\r\n\t\t\"c\": 2,\r\n\t\t\"d\": 3\r\n\t},\r\n\t\"e\": 4\r\n}",
+            "{\"a\": {\n                \"b\": 1,\n                \"c\": 2,\n                \"d\": [3]\n}}",
         ];
         let alphabet = b"{}[],: \"0a-.e\\t";
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
@@ -2185,10 +2222,11 @@ mod tests {
                         .fold(0u32, |bits, k| bits | 1 << k);
                     assert_eq!(stop_bits16(chunk), stops, "{chunk:?}");
                     assert_eq!(spaces16(chunk), spaces.min(16));
-                    for len in 0..=16 {
-                        let ws = chunk[..len].iter().all(|c| b" \n\t\r".contains(c));
-                        assert_eq!(all_ws16(chunk, len), ws, "{len}");
-                    }
+                    let other: &[u8; 16] = text[(i * 7) % 24..][..16].try_into().unwrap();
+                    let eq = (0..16)
+                        .filter(|&k| chunk[k] == other[k])
+                        .fold(0u32, |bits, k| bits | 1 << k);
+                    assert_eq!(eq_bits16(chunk, other), eq);
                 }
                 match spaces8(&text, i) {
                     Some(n) => assert_eq!(n, spaces.min(8)),
