@@ -192,18 +192,21 @@ impl Window {
 #[inline(always)]
 fn stop_bits16(chunk: &[u8; 16]) -> u32 {
     use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_xor_si128,
     };
     // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are available on
     // every x86_64 CPU; `chunk` is 16 readable bytes and the load is unaligned.
     unsafe {
         let x = _mm_loadu_si128(chunk.as_ptr().cast());
-        let quote = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8));
         let escape = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8));
-        // Unsigned `x <= 0x1f`: the control characters.
-        let control = _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
-        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, escape), control)) as u32
+        // The quote and the control characters in one unsigned compare: flipping bit 1
+        // maps the quote (0x22) to 0x20 and the control characters (0x00-0x1f) among
+        // themselves, while 0x20 and 0x21 go above 0x20; so `x ^ 2 <= 0x20` is exactly
+        // "quote or control character".
+        let y = _mm_xor_si128(x, _mm_set1_epi8(2));
+        let quote_or_control = _mm_cmpeq_epi8(_mm_min_epu8(y, _mm_set1_epi8(0x20)), y);
+        _mm_movemask_epi8(_mm_or_si128(quote_or_control, escape)) as u32
     }
 }
 
@@ -2202,6 +2205,16 @@ mod tests {
                     assert_eq!(utf8(&text), std::str::from_utf8(&text).ok(), "{len} {at}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn every_byte_is_classed_as_a_string_stop_or_not() {
+        for b in 0..=255u8 {
+            let mut chunk = [b'a'; 16];
+            chunk[b as usize % 16] = b;
+            let want = if is_string_stop(b) { 1 << (b % 16) } else { 0 };
+            assert_eq!(stop_bits16(&chunk), want, "{b:#04x}");
         }
     }
 
