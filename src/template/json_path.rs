@@ -9,7 +9,7 @@
 //! A definite path (names and indexes only) yields one value or null; any other path
 //! yields a list of matches, as in Jayway.
 
-use super::json_doc::Doc;
+use super::json_doc::{self, Doc};
 use super::value::{Value, compare, loose_eq};
 
 /// Longest path accepted, and most segments or filter terms in it.
@@ -22,6 +22,9 @@ const MAX_MATCHES: usize = 100_000;
 pub struct JsonPath {
     segs: Vec<Seg>,
     definite: bool,
+    /// Per segment, the signature of its first name ([`json_doc::signature`]; 0 for other
+    /// segments), so a definite path's lookups do not sign the same names each request.
+    sigs: Vec<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -81,16 +84,29 @@ impl JsonPath {
             p.i += 1;
         } else if p.peek().is_some_and(|c| c != b'.' && c != b'[') {
             // Jayway: `a.b` means `$.a.b`.
-            let segs = p.segments(0, true)?;
-            let definite = is_definite(&segs);
-            return Ok(JsonPath { segs, definite });
+            return Ok(JsonPath::new(p.segments(0, true)?));
         }
         let segs = p.segments(0, false)?;
         if p.i < p.b.len() {
             return Err(format!("unexpected '{}' in JSONPath", &p.s[p.i..]));
         }
+        Ok(JsonPath::new(segs))
+    }
+
+    fn new(segs: Vec<Seg>) -> JsonPath {
         let definite = is_definite(&segs);
-        Ok(JsonPath { segs, definite })
+        let sigs = segs
+            .iter()
+            .map(|s| match s {
+                Seg::Names(n) => n.first().map_or(0, |n| json_doc::signature(n.as_bytes())),
+                _ => 0,
+            })
+            .collect();
+        JsonPath {
+            segs,
+            definite,
+            sigs,
+        }
     }
 
     /// [`Self::eval`] of a root the caller hands over: a definite path starts from it
@@ -98,6 +114,35 @@ impl JsonPath {
     pub fn eval_owned(&self, root: Value) -> Value {
         if !self.definite {
             return self.eval(&root);
+        }
+        // A document nothing has converted: straight down its tape, one node in and one
+        // out, and a value made only for the node found (what `step` gives, without a
+        // value and a signature per step).
+        if let Value::Json(j) = &root
+            && j.doc.unconverted()
+        {
+            let doc = &j.doc;
+            let mut node = j.node;
+            for (seg, &sig) in self.segs.iter().zip(&self.sigs) {
+                let next = match seg {
+                    Seg::Names(n) if doc.is_object(node) => {
+                        n.first().and_then(|n| doc.get_sig(node, n, sig))
+                    }
+                    Seg::Indexes(i) if doc.is_array(node) => {
+                        i.first().and_then(|&i| index_of(doc, node, i))
+                    }
+                    _ => None,
+                };
+                match next {
+                    Some(c) => node = c,
+                    None => return Value::Null,
+                }
+            }
+            return if node == j.node {
+                root
+            } else {
+                Doc::value(doc, node)
+            };
         }
         // One value in, one value out: no intermediate lists.
         let mut cur = root;
@@ -138,6 +183,13 @@ fn is_definite(segs: &[Seg]) -> bool {
     })
 }
 
+/// Item `i` of array node `arr` (negative: from the end).
+fn index_of(doc: &Doc, arr: u32, i: i64) -> Option<u32> {
+    let len = doc.len(arr) as i64;
+    let i = if i < 0 { len + i } else { i };
+    usize::try_from(i).ok().and_then(|i| doc.item(arr, i))
+}
+
 /// One definite segment (`.name` or `[n]`) applied to one value; `Null` when absent.
 fn step(seg: &Seg, v: &Value) -> Value {
     let v = &*v.live();
@@ -145,11 +197,9 @@ fn step(seg: &Seg, v: &Value) -> Value {
         let (doc, node) = (&j.doc, j.node);
         let child = match seg {
             Seg::Names(n) if doc.is_object(node) => n.first().and_then(|n| doc.get(node, n)),
-            Seg::Indexes(i) if doc.is_array(node) => i.first().and_then(|&i| {
-                let len = doc.len(node) as i64;
-                let i = if i < 0 { len + i } else { i };
-                usize::try_from(i).ok().and_then(|i| doc.item(node, i))
-            }),
+            Seg::Indexes(i) if doc.is_array(node) => {
+                i.first().and_then(|&i| index_of(doc, node, i))
+            }
             _ => None,
         };
         return child.map_or(Value::Null, |c| Doc::value(doc, c));
@@ -606,11 +656,9 @@ impl P<'_> {
         match self.peek() {
             Some(c @ (b'@' | b'$')) => {
                 self.i += 1;
-                let segs = self.segments(depth + 1, false)?;
-                let definite = is_definite(&segs);
                 Ok(Operand::Path {
                     absolute: c == b'$',
-                    path: JsonPath { segs, definite },
+                    path: JsonPath::new(self.segments(depth + 1, false)?),
                 })
             }
             Some(b'\'' | b'"') => Ok(Operand::Lit(LitVal::Str(self.quoted()?))),
@@ -689,6 +737,47 @@ mod tests {
             r#"["B"]"#
         );
         assert_eq!(j("$.store.book[0,2].title"), r#"["A","C"]"#);
+    }
+
+    #[test]
+    fn definite_paths_on_the_tape_agree_with_the_tree() {
+        let text = r#"{"store": {"book": [{"title": "A", "price": 8}, {"title": "B"}],
+            "name": "s", "names": [1, [2, 3]], "namesake": {"x": null}},
+            "a b": 1, "longer_key_1": "p", "longer_key_2": "q", "e": {}, "l": []}"#;
+        let paths = [
+            "$",
+            "$.store",
+            "$.store.name",
+            "$.store.names",
+            "$.store.names[1][0]",
+            "$.store.names[-1]",
+            "$.store.names[-3]",
+            "$.store.names[2]",
+            "$.store.namesake.x",
+            "$.store.book[0].title",
+            "$.store.book[1].price",
+            "$['a b']",
+            "$.longer_key_2",
+            "$.longer_key_3",
+            "$.longer_key_1.x",
+            "$.e",
+            "$.e.x",
+            "$.l[0]",
+            "$[0]",
+            "$.name",
+            "store.name",
+            "$.store.book[0].title.x",
+        ];
+        for p in paths {
+            let path = JsonPath::parse(p).unwrap();
+            let tape = crate::template::json_doc::parse_value(text.as_bytes()).unwrap();
+            assert!(matches!(tape, Value::Json(_)), "{p}");
+            let tree = Value::from_json(&serde_json::from_str(text).unwrap());
+            let (mut a, mut b) = (String::new(), String::new());
+            path.eval_owned(tape).write_json(&mut a, 0);
+            path.eval_owned(tree).write_json(&mut b, 0);
+            assert_eq!(a, b, "{p}");
+        }
     }
 
     #[test]
