@@ -1729,9 +1729,19 @@ impl Doc {
     /// (most of them) is written here, without a call per node.
     #[inline(always)]
     fn write_json_item(&self, i: u32, out: &mut String, depth: u32) -> u32 {
+        // Past the depth limit everything is `null`, as in the tree: `write_json_tape`
+        // writes it.
+        if depth > MAX_RENDER_DEPTH {
+            return self.write_json_tape(i, out, depth);
+        }
         match self.nodes.get(i as usize) {
             Some(n) if !matches!(n.kind, Kind::Arr | Kind::Obj) => {
                 self.write_json_scalar(n, i, out);
+                i + 1
+            }
+            // An empty container (its subtree is itself), without the call.
+            Some(n) if n.next == i + 1 => {
+                out.push_str(if n.kind == Kind::Obj { "{}" } else { "[]" });
                 i + 1
             }
             _ => self.write_json_tape(i, out, depth),
@@ -2027,6 +2037,8 @@ mod tests {
             // next key is from where the last one was; edits make the guess wrong.
             "{\n  \"a\": 1,\n  \"b\": \"x\",\n  \"c\": [1, 2],\n  \"d\": {\n    \"e\": null,\n    \"f\": true\n  },\n  \"g\": \"h\",\n  \"i\": 0\n}",
             "[\n  {\n    \"id\": 1,\n    \"type\": \"dog\",\n    \"price\": 249.99\n  },\n  {\n    \"id\": 2,\n    \"type\": \"cat\",\n    \"price\": 0.5\n  }\n]",
+            // Empty containers, and ones with blanks inside.
+            r#"{"a":{},"b":[],"c":[{},[]],"d":{ },"e":[ ],"f":[[[]]],"g":{"h":{}}}"#,
             // CRLF and tabs; and members indented too deep for a learned layout (16 bytes).
             "{\r\n\t\"a\": 1,\r\n\t\"b\": {\r\n\t\t\"c\": 2,\r\n\t\t\"d\": 3\r\n\t},\r\n\t\"e\": 4\r\n}",
             "{\"a\": {\n                \"b\": 1,\n                \"c\": 2,\n                \"d\": [3]\n}}",
@@ -2470,15 +2482,12 @@ mod tests {
         let text = format!(
             "{}{}{}",
             r#"{"a":[1,"s",{"b":"#.repeat(6),
-            "null",
+            // Empty containers are written without a call: cut off the same way.
+            r#"[{},[],{"c":{}},null]"#,
             "}]}".repeat(6)
         );
-        for start in [
-            0,
-            MAX_RENDER_DEPTH - 12,
-            MAX_RENDER_DEPTH - 3,
-            MAX_RENDER_DEPTH,
-        ] {
+        // Every start from where nothing is cut to where everything is.
+        for start in std::iter::once(0).chain(MAX_RENDER_DEPTH - 22..=MAX_RENDER_DEPTH) {
             let Some(Value::Json(j)) = parse_value(text.as_bytes()) else {
                 panic!("not a document");
             };
