@@ -171,9 +171,10 @@ pub fn to_json_string(v: &Value) -> Value {
     if v.is_null() {
         return Value::str("");
     }
-    let mut s = String::with_capacity(v.size_hint());
-    v.write_json(&mut s, 0);
-    Value::string(s)
+    Value::string_with(|s| {
+        s.reserve(v.size_hint());
+        v.write_json(s, 0);
+    })
 }
 
 fn input_body(env: &Env<'_, '_>) -> Value {
@@ -182,7 +183,7 @@ fn input_body(env: &Env<'_, '_>) -> Value {
     if b.is_empty() {
         return Value::str("{}");
     }
-    Value::string(String::from_utf8_lossy(b).into_owned())
+    Value::str(&String::from_utf8_lossy(b))
 }
 
 /// Argument `i` as text, borrowed where it already is text (a string, or a string in the
@@ -359,7 +360,7 @@ fn util_method(name: &str, args: &[Value]) -> Value {
         return Value::Null;
     };
     match name {
-        "escapeJavaScript" => Value::string(escape_javascript(&s)),
+        "escapeJavaScript" => Value::string_with(|out| escape_javascript_into(&s, out)),
         "parseJson" => super::json_doc::parse_str_value(&s).unwrap_or_default(),
         "urlEncode" => Value::string(url_encode(&s)),
         "urlDecode" => url_decode(&s).map_or(Value::Null, Value::string),
@@ -379,7 +380,14 @@ fn util_method(name: &str, args: &[Value]) -> Value {
 /// Apache Commons Lang 2 `StringEscapeUtils.escapeJavaScript`: escapes `"`, `'`, `\`,
 /// `/`, control characters, and every non-ASCII UTF-16 unit as `\uXXXX` (uppercase hex).
 pub fn escape_javascript(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
+    let mut out = String::new();
+    escape_javascript_into(s, &mut out);
+    out
+}
+
+/// [`escape_javascript`] appended to `out`.
+pub fn escape_javascript_into(s: &str, out: &mut String) {
+    out.reserve(s.len() + 8);
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -400,7 +408,6 @@ pub fn escape_javascript(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// Java `URLEncoder.encode(s, "UTF-8")`: form encoding, space → `+`.

@@ -29,7 +29,12 @@ pub struct MapState(ahash::RandomState);
 
 thread_local! {
     static MAP_STATE: ahash::RandomState = ahash::RandomState::new();
+    /// The buffer [`Value::string_with`] builds strings in (`None` while one is built).
+    static STRING_BUF: std::cell::Cell<Option<String>> = const { std::cell::Cell::new(None) };
 }
+
+/// Longest buffer [`Value::string_with`] keeps for the next string.
+const MAX_KEPT_STRING_BUF: usize = 64 * 1024;
 
 impl Default for MapState {
     #[inline]
@@ -151,6 +156,25 @@ impl Value {
 
     pub fn string(s: String) -> Value {
         Value::Str(Rc::from(s))
+    }
+
+    /// The string `build` writes, as a value. Why not [`Self::string`]: it is built in a
+    /// buffer the thread keeps, so the value costs one allocation (its `Rc<str>`), not a
+    /// `String` grown, copied into the `Rc<str>` and freed.
+    pub fn string_with(build: impl FnOnce(&mut String)) -> Value {
+        // A string built inside `build` (a nested call) finds no buffer and makes one.
+        let mut buf = STRING_BUF
+            .try_with(std::cell::Cell::take)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        buf.clear();
+        build(&mut buf);
+        let v = Value::str(&buf);
+        if buf.capacity() <= MAX_KEPT_STRING_BUF {
+            let _ = STRING_BUF.try_with(|b| b.set(Some(buf)));
+        }
+        v
     }
 
     pub fn new_list(items: Vec<Value>, json: bool) -> Value {
