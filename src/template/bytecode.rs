@@ -168,13 +168,11 @@ pub struct Program {
     pub code: Vec<Instr>,
     pub consts: Vec<Const>,
     pub names: Vec<Box<str>>,
-    /// [`super::json_doc::signature`] of each name, for member lookups.
-    pub name_sigs: Vec<u64>,
     /// Name indexes of `Path` property chains, and constant list indexes (tagged with
     /// [`CHAIN_INDEX`]).
     pub chains: Vec<u32>,
-    /// Per element of `chains`: its name and the name's signature, in one place (a
-    /// one-name reference in a loop body reads both for every item).
+    /// Per element of `chains`: its name and the name's signature, in one place (a chain
+    /// step, and a one-name reference in a loop body for every item, read both).
     pub chain_keys: Vec<ChainKey>,
     pub paths: Vec<JsonPath>,
     /// Source spans of the text parts of `TextPath`.

@@ -140,9 +140,6 @@ impl Compiler<'_> {
         }
         let i = self.p.names.len() as u32;
         self.p.names.push(name.into());
-        self.p
-            .name_sigs
-            .push(super::json_doc::signature(name.as_bytes()));
         self.names.insert(name.to_owned(), i);
         i
     }
