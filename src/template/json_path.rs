@@ -124,16 +124,7 @@ impl JsonPath {
             let doc = &j.doc;
             let mut node = j.node;
             for (seg, &sig) in self.segs.iter().zip(&self.sigs) {
-                let next = match seg {
-                    Seg::Names(n) if doc.is_object(node) => {
-                        n.first().and_then(|n| doc.get_sig(node, n, sig))
-                    }
-                    Seg::Indexes(i) if doc.is_array(node) => {
-                        i.first().and_then(|&i| index_of(doc, node, i))
-                    }
-                    _ => None,
-                };
-                match next {
+                match child(doc, node, seg, sig) {
                     Some(c) => node = c,
                     None => return Value::Null,
                 }
@@ -146,8 +137,8 @@ impl JsonPath {
         }
         // One value in, one value out: no intermediate lists.
         let mut cur = root;
-        for seg in &self.segs {
-            cur = step(seg, &cur);
+        for (seg, &sig) in self.segs.iter().zip(&self.sigs) {
+            cur = step(seg, sig, &cur);
             if cur.is_null() {
                 break;
             }
@@ -183,26 +174,27 @@ fn is_definite(segs: &[Seg]) -> bool {
     })
 }
 
-/// Item `i` of array node `arr` (negative: from the end).
-fn index_of(doc: &Doc, arr: u32, i: i64) -> Option<u32> {
-    let len = doc.len(arr) as i64;
-    let i = if i < 0 { len + i } else { i };
-    usize::try_from(i).ok().and_then(|i| doc.item(arr, i))
+/// The node one definite segment (`.name`, whose signature is `sig`, or `[n]`, negative
+/// from the end) leads to from `node`; `None` when absent.
+fn child(doc: &Doc, node: u32, seg: &Seg, sig: u64) -> Option<u32> {
+    match seg {
+        Seg::Names(n) if doc.is_object(node) => n.first().and_then(|n| doc.get_sig(node, n, sig)),
+        Seg::Indexes(i) if doc.is_array(node) => i.first().and_then(|&i| {
+            let len = doc.len(node) as i64;
+            let i = if i < 0 { len + i } else { i };
+            usize::try_from(i).ok().and_then(|i| doc.item(node, i))
+        }),
+        _ => None,
+    }
 }
 
-/// One definite segment (`.name` or `[n]`) applied to one value; `Null` when absent.
-fn step(seg: &Seg, v: &Value) -> Value {
+/// One definite segment (`.name`, whose signature is `sig`, or `[n]`) applied to one
+/// value; `Null` when absent.
+fn step(seg: &Seg, sig: u64, v: &Value) -> Value {
     let v = &*v.live();
     if let Value::Json(j) = v {
-        let (doc, node) = (&j.doc, j.node);
-        let child = match seg {
-            Seg::Names(n) if doc.is_object(node) => n.first().and_then(|n| doc.get(node, n)),
-            Seg::Indexes(i) if doc.is_array(node) => {
-                i.first().and_then(|&i| index_of(doc, node, i))
-            }
-            _ => None,
-        };
-        return child.map_or(Value::Null, |c| Doc::value(doc, c));
+        let doc = &j.doc;
+        return child(doc, j.node, seg, sig).map_or(Value::Null, |c| Doc::value(doc, c));
     }
     let mut out = Vec::new();
     apply(seg, v, v, &mut out);
