@@ -1214,13 +1214,12 @@ impl Builder<'_> {
     /// The key nodes of object node `obj` parsed so far (their values complete), up to
     /// node `until`, read off the tape.
     fn key_nodes(&self, obj: usize, until: usize) -> impl Iterator<Item = &Node> + '_ {
+        // A key is followed by its value: both within `..until`.
+        let nodes = self.nodes.get(..until).unwrap_or(&self.nodes);
         let mut at = obj + 1;
         std::iter::from_fn(move || {
-            if at + 1 >= until {
-                return None;
-            }
-            let k = self.nodes.get(at)?;
-            at = (self.nodes.get(at + 1)?.next as usize).max(at + 2);
+            let (k, v) = (nodes.get(at)?, nodes.get(at + 1)?);
+            at = (v.next as usize).max(at + 2);
             Some(k)
         })
     }
@@ -1234,22 +1233,12 @@ impl Builder<'_> {
 
     /// Whether key node `key` of object node `obj` repeats an earlier key.
     fn is_duplicate_key(&self, obj: usize, key: usize) -> bool {
-        let nodes = self.nodes.as_slice();
-        let Some(k) = nodes.get(key) else {
+        let Some(k) = self.nodes.get(key) else {
             return false;
         };
-        // Signatures first, in a tight loop over the tape; texts only where they match.
-        let mut at = obj + 1;
-        while at < key {
-            let (Some(p), Some(v)) = (nodes.get(at), nodes.get(at + 1)) else {
-                break;
-            };
-            if p.payload == k.payload && self.key_text(p) == self.key_text(k) {
-                return true;
-            }
-            at = (v.next as usize).max(at + 2);
-        }
-        false
+        // Signatures first; texts only where they match.
+        self.key_nodes(obj, key + 1)
+            .any(|p| p.payload == k.payload && self.key_text(p) == self.key_text(k))
     }
 
     /// Key node `key` of object node `obj` (whose `count` keys before it are on the tape)
