@@ -360,7 +360,7 @@ fn util_method(name: &str, args: &[Value]) -> Value {
         return Value::Null;
     };
     match name {
-        "escapeJavaScript" => Value::string_with(|out| escape_javascript_into(&s, out)),
+        "escapeJavaScript" => Value::string_with(|out| escape_javascript(&s, out)),
         "parseJson" => super::json_doc::parse_str_value(&s).unwrap_or_default(),
         "urlEncode" => Value::string(url_encode(&s)),
         "urlDecode" => url_decode(&s).map_or(Value::Null, Value::string),
@@ -379,14 +379,8 @@ fn util_method(name: &str, args: &[Value]) -> Value {
 
 /// Apache Commons Lang 2 `StringEscapeUtils.escapeJavaScript`: escapes `"`, `'`, `\`,
 /// `/`, control characters, and every non-ASCII UTF-16 unit as `\uXXXX` (uppercase hex).
-pub fn escape_javascript(s: &str) -> String {
-    let mut out = String::new();
-    escape_javascript_into(s, &mut out);
-    out
-}
-
-/// [`escape_javascript`] appended to `out`.
-pub fn escape_javascript_into(s: &str, out: &mut String) {
+/// Appended to `out`.
+pub fn escape_javascript(s: &str, out: &mut String) {
     out.reserve(s.len() + 8);
     for c in s.chars() {
         match c {
@@ -828,6 +822,11 @@ mod tests {
 
     #[test]
     fn escapes() {
+        let escape_javascript = |s: &str| {
+            let mut out = String::from("x");
+            super::escape_javascript(s, &mut out);
+            out.split_off(1)
+        };
         assert_eq!(escape_javascript("\"6\""), "\\\"6\\\"");
         assert_eq!(
             escape_javascript("it's a/b\n\u{e9}\u{1F600}"),
