@@ -8,7 +8,8 @@ use std::rc::Rc;
 
 use base64::Engine as _;
 
-use super::bytecode::LOOP_PROPS;
+use super::bytecode::{LOOP_PROPS, UtilFn};
+use super::copy::append;
 use super::json_doc::{Doc, JsonRef};
 use super::json_path;
 use super::value::{Builtin, Entries, LoopInfo, MapKind, Value, loose_eq, strict_eq};
@@ -356,52 +357,115 @@ fn all_params(env: &Env<'_, '_>) -> Value {
 }
 
 fn util_method(name: &str, args: &[Value]) -> Value {
+    UtilFn::from_name(name).map_or(Value::Null, |f| util_call(f, args))
+}
+
+/// `$util.<f>(args)`.
+pub fn util_call(f: UtilFn, args: &[Value]) -> Value {
     let Some(s) = arg_text(args, 0) else {
         return Value::Null;
     };
-    match name {
-        "escapeJavaScript" => Value::string_with(|out| escape_javascript(&s, out)),
-        "parseJson" => super::json_doc::parse_str_value(&s).unwrap_or_default(),
-        "urlEncode" => Value::string(url_encode(&s)),
-        "urlDecode" => url_decode(&s).map_or(Value::Null, Value::string),
-        "base64Encode" => {
+    match f {
+        UtilFn::EscapeJavaScript => Value::string_with(|out| escape_javascript(&s, out)),
+        UtilFn::ParseJson => super::json_doc::parse_str_value(&s).unwrap_or_default(),
+        UtilFn::UrlEncode => Value::string(url_encode(&s)),
+        UtilFn::UrlDecode => url_decode(&s).map_or(Value::Null, Value::string),
+        UtilFn::Base64Encode => {
             Value::string(base64::engine::general_purpose::STANDARD.encode(s.as_bytes()))
         }
-        "base64Decode" => {
+        UtilFn::Base64Decode => {
             match base64::engine::general_purpose::STANDARD.decode(s.trim().as_bytes()) {
                 Ok(b) => Value::string(String::from_utf8_lossy(&b).into_owned()),
                 Err(_) => Value::Null,
             }
         }
-        _ => Value::Null,
     }
 }
 
+/// `$util.escapeJavaScript(args[0])` written straight into `out`: what [`util_call`]
+/// returns, as text, without the string value (`null` prints nothing).
+pub fn escape_javascript_arg(args: &[Value], out: &mut Vec<u8>) {
+    if let Some(s) = arg_text(args, 0) {
+        escape_javascript(&s, out);
+    }
+}
+
+/// Where an escaper appends: a string value being built, or the output itself.
+pub trait TextOut {
+    fn put(&mut self, s: &str);
+}
+
+impl TextOut for String {
+    #[inline(always)]
+    fn put(&mut self, s: &str) {
+        // SAFETY: `s` is a whole `str`, so the string stays UTF-8.
+        append(unsafe { self.as_mut_vec() }, s.as_bytes());
+    }
+}
+
+impl TextOut for Vec<u8> {
+    #[inline(always)]
+    fn put(&mut self, s: &str) {
+        append(self, s.as_bytes());
+    }
+}
+
+/// The bytes [`escape_javascript`] does not copy as they are: the quotes, `\`, `/`,
+/// control characters, and the bytes of non-ASCII characters.
+const JS_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = b < 0x20 || b >= 0x80 || matches!(b as u8, b'"' | b'\'' | b'\\' | b'/');
+        b += 1;
+    }
+    t
+};
+
 /// Apache Commons Lang 2 `StringEscapeUtils.escapeJavaScript`: escapes `"`, `'`, `\`,
 /// `/`, control characters, and every non-ASCII UTF-16 unit as `\uXXXX` (uppercase hex).
-/// Appended to `out`.
-pub fn escape_javascript(s: &str, out: &mut String) {
-    out.reserve(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\'' => out.push_str("\\'"),
-            '\\' => out.push_str("\\\\"),
-            '/' => out.push_str("\\/"),
-            '\u{8}' => out.push_str("\\b"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\u{c}' => out.push_str("\\f"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7f => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    out.push_str(&format!("\\u{:04X}", unit));
-                }
-            }
-            c => out.push(c),
+/// Appended to `out`, a run of plain bytes at a time.
+pub fn escape_javascript<O: TextOut>(s: &str, out: &mut O) {
+    let b = s.as_bytes();
+    let (mut run, mut i) = (0, 0);
+    while let Some(&c) = b.get(i) {
+        if !JS_SPECIAL[c as usize] {
+            i += 1;
+            continue;
         }
+        out.put(s.get(run..i).unwrap_or(""));
+        let esc = match c {
+            b'"' => "\\\"",
+            b'\'' => "\\'",
+            b'\\' => "\\\\",
+            b'/' => "\\/",
+            0x08 => "\\b",
+            b'\n' => "\\n",
+            b'\t' => "\\t",
+            0x0c => "\\f",
+            b'\r' => "\\r",
+            _ => "",
+        };
+        if esc.is_empty() {
+            // A control character or a non-ASCII character: its UTF-16 units as `\uXXXX`.
+            let ch = s
+                .get(i..)
+                .and_then(|t| t.chars().next())
+                .unwrap_or('\u{fffd}');
+            let mut units = [0u16; 2];
+            for &unit in ch.encode_utf16(&mut units).iter() {
+                let hex = |k: u16| b"0123456789ABCDEF"[usize::from((unit >> k) & 0xf)];
+                let u = [b'\\', b'u', hex(12), hex(8), hex(4), hex(0)];
+                out.put(std::str::from_utf8(&u).unwrap_or(""));
+            }
+            i += ch.len_utf8();
+        } else {
+            out.put(esc);
+            i += 1;
+        }
+        run = i;
     }
+    out.put(s.get(run..).unwrap_or(""));
 }
 
 /// Java `URLEncoder.encode(s, "UTF-8")`: form encoding, space → `+`.

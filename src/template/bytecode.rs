@@ -92,6 +92,15 @@ pub enum Instr {
     },
     /// `$input.params('<literal>')`: the parameter named by string constant `n`.
     InputParam(u32),
+    /// `$util.<f>(args)`: pop `argc` arguments, push what function `f` returns, resolved
+    /// when the template was compiled. While `$util` is still the builtin (a `#set` or a
+    /// macro argument can rebind the name), it runs without a method lookup by name; else
+    /// it is the method call `name` on whatever `$util` now is.
+    Util {
+        name: u32,
+        f: UtilFn,
+        argc: u16,
+    },
     MakeList(u32),
     MakeMap(u32),
     MakeRange,
@@ -144,6 +153,31 @@ pub enum Instr {
     BindArg(u32),
     /// Restore a slot saved by `BindArg`.
     UnbindArg(u32),
+}
+
+/// The `$util` functions ([`Instr::Util`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UtilFn {
+    EscapeJavaScript,
+    ParseJson,
+    UrlEncode,
+    UrlDecode,
+    Base64Encode,
+    Base64Decode,
+}
+
+impl UtilFn {
+    pub fn from_name(name: &str) -> Option<UtilFn> {
+        Some(match name {
+            "escapeJavaScript" => UtilFn::EscapeJavaScript,
+            "parseJson" => UtilFn::ParseJson,
+            "urlEncode" => UtilFn::UrlEncode,
+            "urlDecode" => UtilFn::UrlDecode,
+            "base64Encode" => UtilFn::Base64Encode,
+            "base64Decode" => UtilFn::Base64Decode,
+            _ => return None,
+        })
+    }
 }
 
 /// A property name of a chain, with its [`super::json_doc::signature`].

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::ast::{Accessor, BinOp, Expr, Macro, Node, Reference, Span};
 use super::bytecode::{
     CHAIN_INDEX, ChainKey, Const, Instr, LOOP_PROPS, PREDEFINED, Program, SLOT_FOREACH, TEXT_SLACK,
+    UtilFn,
 };
 use super::error::{ErrorKind, TemplateError};
 use super::json_path::JsonPath;
@@ -368,6 +369,23 @@ impl Compiler<'_> {
                     }
                 }
             }
+        }
+        // `$util.escapeJavaScript(x)` and the other `$util` functions: resolved here, not
+        // looked up by name at each call.
+        if r.root == "util"
+            && let Some((Accessor::Method(m, args), tail)) = rest.split_first()
+            && let Some(f) = UtilFn::from_name(m)
+            && let Ok(argc) = u16::try_from(args.len())
+        {
+            for e in args {
+                self.expr(e)?;
+            }
+            let name = self.name(m);
+            self.emit(Instr::Util { name, f, argc })?;
+            for a in tail {
+                self.accessor(a)?;
+            }
+            return Ok(());
         }
         // `$context.stage`, `$context.identity.sourceIp`: a field of the request, by index.
         if r.root == "context" {

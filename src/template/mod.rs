@@ -896,6 +896,67 @@ mod tests {
     }
 
     #[test]
+    fn util_functions_resolved_at_compile_time_match_the_method_call() {
+        let req = RequestData {
+            body: br#"{"a": "it's \"q\"/\u00e9\t", "n": null, "o": {"k": "v'/"}, "l": [1, "x"]}"#,
+            ..RequestData::default()
+        };
+        let run = |src: &str| {
+            let t = Template::compile(src).unwrap();
+            let mut out = Vec::new();
+            t.render(&req, None, &mut RenderState::new(), &mut out)
+                .unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        // `$u` is `$util` under another name, so `$u.f(..)` is the call by name.
+        let cases = [
+            "$util.escapeJavaScript($input.json('$.o'))",
+            "$util.escapeJavaScript($input.json('$'))",
+            "$util.escapeJavaScript($input.json('$.missing'))|",
+            "$util.escapeJavaScript($input.json('$.n'))|",
+            "$util.escapeJavaScript($input.path('$.a'))",
+            "$util.escapeJavaScript($input.path('$.n'))|",
+            "$util.escapeJavaScript($input.path('$.o'))",
+            "$util.escapeJavaScript($input.path('$.l'))",
+            "#set($s = \"<$util.escapeJavaScript($input.json('$.o'))>\")$s",
+            "#set($e = $util.escapeJavaScript($input.json('$.o')))$e.length() $e",
+            "$util.escapeJavaScript($input.json('$.o')).length()",
+            "$util.escapeJavaScript($util.escapeJavaScript(\"'\"))",
+            "$util.escapeJavaScript(\"\u{e9}\u{1F600}\u{1}\u{7f}/\")",
+            "$util.escapeJavaScript(5) $util.escapeJavaScript(2.5) $util.escapeJavaScript(true)",
+            "$util.escapeJavaScript()| $util.escapeJavaScript('a', 'b')",
+            "$util.urlEncode('a b&c') $util.urlDecode('a+b%26c') $util.urlDecode('%zz')|",
+            "$util.base64Encode('hi') $util.base64Decode('aGk=') $util.base64Decode('*')|",
+            "$util.parseJson('{\"x\":[1]}').x[0] $util.parseJson('nope')|",
+            "#foreach($k in ['a', 'o'])$util.escapeJavaScript($input.json(\"$.$k\"))#end",
+        ];
+        for e in cases {
+            let direct = run(&format!("#set($u = $util){e}"));
+            let by_name = run(&format!("#set($u = $util){}", e.replace("$util.", "$u.")));
+            assert_eq!(direct, by_name, "{e}");
+        }
+        assert_eq!(
+            run("$util.escapeJavaScript($input.json('$.o'))"),
+            r#"{\"k\":\"v\'\/\"}"#
+        );
+        assert_eq!(
+            run("$util.escapeJavaScript($input.path('$.a'))"),
+            r#"it\'s \"q\"\/\u00E9\t"#
+        );
+        // Rebound `$util` (a variable, then a macro argument): the call by name on what
+        // it now is, here nothing that has the method.
+        assert_eq!(
+            run(concat!(
+                "#macro(m $util)[$util.escapeJavaScript(\"'\")]#end#m('x')",
+                "[$util.escapeJavaScript(\"'\")]",
+                "#set($util = {\"escapeJavaScript\": 1})",
+                "[$util.escapeJavaScript(\"'\")][$util.escapeJavaScript($input.json('$.o'))]",
+            )),
+            r"[][\'][][]"
+        );
+    }
+
+    #[test]
     fn json_containers_mutated_through_an_alias_stay_shared() {
         let req = RequestData {
             body: br#"{"a": {"b": [1, 2]}, "s": "x\u00e9"}"#,

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use super::bytecode::{
     CHAIN_INDEX, Const, Instr, LOOP_PROPS, Program, SLOT_CONTEXT, SLOT_FOREACH, SLOT_INPUT,
-    SLOT_STAGE_VARIABLES, SLOT_UTIL, SLOT_VELOCITY_COUNT, TEXT_SLACK,
+    SLOT_STAGE_VARIABLES, SLOT_UTIL, SLOT_VELOCITY_COUNT, TEXT_SLACK, UtilFn,
 };
 use super::copy::append;
 use super::error::{ErrorKind, TemplateError};
@@ -229,13 +229,19 @@ struct Sink<'o> {
 impl Sink<'_> {
     #[inline(always)]
     fn write(&mut self, b: &[u8]) -> Result<(), TemplateError> {
+        self.write_with(|out| append(out, b))
+    }
+
+    /// Has `w` append to where the text goes, then checks the output's size.
+    #[inline(always)]
+    fn write_with(&mut self, w: impl FnOnce(&mut Vec<u8>)) -> Result<(), TemplateError> {
         let len = match self.captures.last_mut() {
             None => {
-                append(self.out, b);
+                w(self.out);
                 self.out.len() - self.start
             }
             Some(c) => {
-                append(c, b);
+                w(c);
                 c.len()
             }
         };
@@ -446,9 +452,26 @@ pub fn run(
             }
             Instr::InputPath(i) => vm.input_path(i),
             Instr::InputJson(i) => {
+                // `$util.escapeJavaScript($input.json(..))` printed (the way AWS's examples
+                // put JSON into a string): the JSON goes to the output escaped, in one step.
+                let escaped = matches!(
+                    code.get(pc),
+                    Some(Instr::Util {
+                        f: UtilFn::EscapeJavaScript,
+                        argc: 1,
+                        ..
+                    })
+                ) && matches!(code.get(pc + 1), Some(Instr::Emit))
+                    && vm.util_is_builtin();
+                let emit = escaped || emit_next();
+                vm.input_json(i, emit, escaped, &mut sink)?;
+                pc += usize::from(emit) + usize::from(escaped);
+            }
+            Instr::Util { name, f, argc } => {
                 let emit = emit_next();
-                vm.input_json(i, emit, &mut sink)?;
-                pc += usize::from(emit);
+                if vm.util(name, f, argc, emit, &mut sink)? {
+                    pc += 1;
+                }
             }
             Instr::Call { name, argc } => vm.call(name, argc)?,
             Instr::Const(k) => vm.constant(k),
@@ -881,6 +904,43 @@ impl Vm<'_, '_, '_, '_> {
         Ok(())
     }
 
+    fn util_is_builtin(&self) -> bool {
+        matches!(
+            self.slots.get(SLOT_UTIL as usize),
+            Some(Value::Builtin(Builtin::Util))
+        )
+    }
+
+    /// `$util.<f>` of the top `argc` values, or, when the template rebound `$util`, the
+    /// method call `name` on what it is now. Returns whether it printed the result (only
+    /// when `emit`, the result being printed right away).
+    fn util(
+        &mut self,
+        name: u32,
+        f: UtilFn,
+        argc: u16,
+        emit: bool,
+        sink: &mut Sink<'_>,
+    ) -> Result<bool, TemplateError> {
+        let at = self.stack.len().saturating_sub(argc.into());
+        if !self.util_is_builtin() {
+            let recv = self.slots.get(SLOT_UTIL as usize).cloned();
+            self.stack.insert(at, recv.unwrap_or_default());
+            self.call(name, argc.into())?;
+            return Ok(false);
+        }
+        let args = self.stack.get(at..).unwrap_or(&[]);
+        if emit && f == UtilFn::EscapeJavaScript {
+            sink.write_with(|out| builtins::escape_javascript_arg(args, out))?;
+            self.stack.truncate(at);
+            return Ok(true);
+        }
+        let v = builtins::util_call(f, args);
+        self.stack.truncate(at);
+        self.stack.push(within_cap(v)?);
+        Ok(false)
+    }
+
     /// JSONPath `i` of the program over the body (`$input.path` / `$input.json`).
     fn eval_path(&mut self, i: u32) -> Value {
         let root = self.env.json_root();
@@ -895,17 +955,30 @@ impl Vm<'_, '_, '_, '_> {
         self.stack.push(v);
     }
 
-    fn input_json(&mut self, i: u32, emit: bool, sink: &mut Sink<'_>) -> Result<(), TemplateError> {
+    /// `$input.json(path i)`; `emit`: printed right away (`escaped`: as
+    /// `$util.escapeJavaScript` prints it).
+    fn input_json(
+        &mut self,
+        i: u32,
+        emit: bool,
+        escaped: bool,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), TemplateError> {
         let v = self.eval_path(i);
         if emit {
             // Printed right away: written once, without a string value.
             if v.is_null() {
                 return Ok(());
             }
-            self.ws.scratch.clear();
-            self.ws.scratch.reserve(v.size_hint());
-            v.write_json(&mut self.ws.scratch, 0);
-            sink.write(self.ws.scratch.as_bytes())
+            let json = &mut self.ws.scratch;
+            json.clear();
+            json.reserve(v.size_hint());
+            v.write_json(json, 0);
+            if escaped {
+                sink.write_with(|out| builtins::escape_javascript(json, out))
+            } else {
+                sink.write(json.as_bytes())
+            }
         } else {
             self.stack.push(builtins::to_json_string(&v));
             Ok(())
