@@ -9,7 +9,6 @@ use std::rc::Rc;
 use base64::Engine as _;
 
 use super::bytecode::{LOOP_PROPS, UtilFn};
-use super::copy::append;
 use super::json_doc::{Doc, JsonRef};
 use super::json_path;
 use super::value::{Builtin, Entries, LoopInfo, MapKind, Value, loose_eq, strict_eq};
@@ -366,7 +365,7 @@ pub fn util_call(f: UtilFn, args: &[Value]) -> Value {
         return Value::Null;
     };
     match f {
-        UtilFn::EscapeJavaScript => Value::string_with(|out| escape_javascript(&s, out)),
+        UtilFn::EscapeJavaScript => Value::string_with(|out| escape_javascript_string(&s, out)),
         UtilFn::ParseJson => super::json_doc::parse_str_value(&s).unwrap_or_default(),
         UtilFn::UrlEncode => Value::string(url_encode(&s)),
         UtilFn::UrlDecode => url_decode(&s).map_or(Value::Null, Value::string),
@@ -390,33 +389,28 @@ pub fn escape_javascript_arg(args: &[Value], out: &mut Vec<u8>) {
     }
 }
 
-/// Where an escaper appends: a string value being built, or the output itself.
-pub trait TextOut {
-    fn put(&mut self, s: &str);
-}
-
-impl TextOut for String {
-    #[inline(always)]
-    fn put(&mut self, s: &str) {
-        // SAFETY: `s` is a whole `str`, so the string stays UTF-8.
-        append(unsafe { self.as_mut_vec() }, s.as_bytes());
-    }
-}
-
-impl TextOut for Vec<u8> {
-    #[inline(always)]
-    fn put(&mut self, s: &str) {
-        append(self, s.as_bytes());
-    }
-}
-
-/// The bytes [`escape_javascript`] does not copy as they are: the quotes, `\`, `/`,
-/// control characters, and the bytes of non-ASCII characters.
-const JS_SPECIAL: [bool; 256] = {
-    let mut t = [false; 256];
+/// What [`escape_javascript`] writes for each byte after a backslash: `0` for a byte
+/// copied as it is, `u` for a control character or the first byte of a non-ASCII
+/// character (written as `\uXXXX` units), `-` for the other bytes of a non-ASCII
+/// character (covered by its first byte).
+const JS_ESCAPES: [u8; 256] = {
+    let mut t = [0u8; 256];
     let mut b = 0;
     while b < 256 {
-        t[b] = b < 0x20 || b >= 0x80 || matches!(b as u8, b'"' | b'\'' | b'\\' | b'/');
+        t[b] = match b as u8 {
+            b'"' => b'"',
+            b'\'' => b'\'',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            0x08 => b'b',
+            b'\n' => b'n',
+            b'\t' => b't',
+            0x0c => b'f',
+            b'\r' => b'r',
+            0x80..=0xbf => b'-',
+            0..=0x1f | 0xc0..=0xff => b'u',
+            _ => 0,
+        };
         b += 1;
     }
     t
@@ -424,48 +418,61 @@ const JS_SPECIAL: [bool; 256] = {
 
 /// Apache Commons Lang 2 `StringEscapeUtils.escapeJavaScript`: escapes `"`, `'`, `\`,
 /// `/`, control characters, and every non-ASCII UTF-16 unit as `\uXXXX` (uppercase hex).
-/// Appended to `out`, a run of plain bytes at a time.
-pub fn escape_javascript<O: TextOut>(s: &str, out: &mut O) {
+/// Appended to `out`. Everything it writes is ASCII.
+pub fn escape_javascript(s: &str, out: &mut Vec<u8>) {
+    // A chunk of input at a time, written into the output's spare capacity by index: the
+    // index stays in a register, where pushing each byte reloaded the length from memory
+    // (a byte store may alias it).
+    const CHUNK: usize = 64;
+    // At most 6 bytes out per byte in (`\u0001`), plus a non-ASCII character starting at
+    // the chunk's last byte (two `\uXXXX` units).
+    const ROOM: usize = CHUNK * 6 + 12;
     let b = s.as_bytes();
-    let (mut run, mut i) = (0, 0);
-    while let Some(&c) = b.get(i) {
-        if !JS_SPECIAL[c as usize] {
-            i += 1;
-            continue;
-        }
-        out.put(s.get(run..i).unwrap_or(""));
-        let esc = match c {
-            b'"' => "\\\"",
-            b'\'' => "\\'",
-            b'\\' => "\\\\",
-            b'/' => "\\/",
-            0x08 => "\\b",
-            b'\n' => "\\n",
-            b'\t' => "\\t",
-            0x0c => "\\f",
-            b'\r' => "\\r",
-            _ => "",
-        };
-        if esc.is_empty() {
-            // A control character or a non-ASCII character: its UTF-16 units as `\uXXXX`.
-            let ch = s
-                .get(i..)
-                .and_then(|t| t.chars().next())
-                .unwrap_or('\u{fffd}');
-            let mut units = [0u16; 2];
-            for &unit in ch.encode_utf16(&mut units).iter() {
-                let hex = |k: u16| b"0123456789ABCDEF"[usize::from((unit >> k) & 0xf)];
-                let u = [b'\\', b'u', hex(12), hex(8), hex(4), hex(0)];
-                out.put(std::str::from_utf8(&u).unwrap_or(""));
+    for (c0, chunk) in b.chunks(CHUNK).enumerate() {
+        out.reserve(ROOM);
+        let spare = out.spare_capacity_mut();
+        let mut k = 0;
+        let mut put = |x: u8| {
+            if let Some(slot) = spare.get_mut(k) {
+                slot.write(x);
+                k += 1;
             }
-            i += ch.len_utf8();
-        } else {
-            out.put(esc);
-            i += 1;
+        };
+        for (j, &c) in chunk.iter().enumerate() {
+            match JS_ESCAPES[usize::from(c)] {
+                0 => put(c),
+                b'-' => {}
+                b'u' => {
+                    let i = c0 * CHUNK + j;
+                    let ch = s
+                        .get(i..)
+                        .and_then(|t| t.chars().next())
+                        .unwrap_or('\u{fffd}');
+                    let mut units = [0u16; 2];
+                    for &unit in ch.encode_utf16(&mut units).iter() {
+                        let hex = |k: u16| b"0123456789ABCDEF"[usize::from((unit >> k) & 0xf)];
+                        for x in [b'\\', b'u', hex(12), hex(8), hex(4), hex(0)] {
+                            put(x);
+                        }
+                    }
+                }
+                e => {
+                    put(b'\\');
+                    put(e);
+                }
+            }
         }
-        run = i;
+        let len = out.len() + k;
+        // SAFETY: `put` wrote the first `k` bytes of the spare capacity (and never more
+        // than it has).
+        unsafe { out.set_len(len) };
     }
-    out.put(s.get(run..).unwrap_or(""));
+}
+
+/// [`escape_javascript`] onto a string.
+pub fn escape_javascript_string(s: &str, out: &mut String) {
+    // SAFETY: `escape_javascript` only appends ASCII bytes, so the string stays UTF-8.
+    escape_javascript(s, unsafe { out.as_mut_vec() });
 }
 
 /// Java `URLEncoder.encode(s, "UTF-8")`: form encoding, space → `+`.
@@ -885,10 +892,83 @@ mod tests {
     use super::*;
 
     #[test]
+    fn escape_javascript_matches_commons_lang_at_every_chunk_boundary() {
+        // The rules, one character at a time (what the chunked version must print).
+        fn reference(s: &str) -> String {
+            let mut out = String::new();
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\'' => out.push_str("\\'"),
+                    '\\' => out.push_str("\\\\"),
+                    '/' => out.push_str("\\/"),
+                    '\u{8}' => out.push_str("\\b"),
+                    '\n' => out.push_str("\\n"),
+                    '\t' => out.push_str("\\t"),
+                    '\u{c}' => out.push_str("\\f"),
+                    '\r' => out.push_str("\\r"),
+                    c if (c as u32) < 0x20 || (c as u32) > 0x7f => {
+                        let mut buf = [0u16; 2];
+                        for unit in c.encode_utf16(&mut buf) {
+                            out.push_str(&format!("\\u{unit:04X}"));
+                        }
+                    }
+                    c => out.push(c),
+                }
+            }
+            out
+        }
+        let pieces = [
+            "a",
+            "\u{1}",
+            "\u{7f}",
+            "\u{e9}",
+            "\u{20ac}",
+            "\u{1F600}",
+            "\"",
+            "'",
+            "\\",
+            "/",
+            "\u{8}",
+            "\n",
+            "\t",
+            "\u{c}",
+            "\r",
+            "\u{1f}",
+            " ",
+        ];
+        // Each piece placed across the 64-byte chunk boundaries (and the end), in plain
+        // text and in text where every byte escapes.
+        for piece in pieces {
+            for fill in ["x", "\u{1}"] {
+                for at in 56..=136 {
+                    let mut s = fill.repeat(at);
+                    s.push_str(piece);
+                    s.push_str(&fill.repeat(70));
+                    let mut out = b"kept".to_vec();
+                    escape_javascript(&s, &mut out);
+                    assert_eq!(out.get(..4), Some(&b"kept"[..]));
+                    assert_eq!(std::str::from_utf8(&out[4..]).unwrap(), reference(&s));
+                }
+            }
+        }
+        let mut all = String::new();
+        for c in (0..0x800u32)
+            .chain(0xfff0..0x10010)
+            .filter_map(char::from_u32)
+        {
+            all.push(c);
+        }
+        let mut out = Vec::new();
+        escape_javascript(&all, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), reference(&all));
+    }
+
+    #[test]
     fn escapes() {
         let escape_javascript = |s: &str| {
             let mut out = String::from("x");
-            super::escape_javascript(s, &mut out);
+            super::escape_javascript_string(s, &mut out);
             out.split_off(1)
         };
         assert_eq!(escape_javascript("\"6\""), "\\\"6\\\"");
