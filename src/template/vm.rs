@@ -229,23 +229,31 @@ struct Sink<'o> {
 impl Sink<'_> {
     #[inline(always)]
     fn write(&mut self, b: &[u8]) -> Result<(), TemplateError> {
-        self.write_with(|out| append(out, b))
+        let len = match self.captures.last_mut() {
+            None => {
+                append(self.out, b);
+                self.out.len() - self.start
+            }
+            Some(c) => {
+                append(c, b);
+                c.len()
+            }
+        };
+        if len > MAX_OUTPUT_BYTES {
+            return Err(too_large());
+        }
+        Ok(())
     }
 
     /// Has `w` append to where the text goes, then checks the output's size.
     #[inline(always)]
     fn write_with(&mut self, w: impl FnOnce(&mut Vec<u8>)) -> Result<(), TemplateError> {
-        let len = match self.captures.last_mut() {
-            None => {
-                w(self.out);
-                self.out.len() - self.start
-            }
-            Some(c) => {
-                w(c);
-                c.len()
-            }
+        let (to, start) = match self.captures.last_mut() {
+            None => (&mut *self.out, self.start),
+            Some(c) => (c, 0),
         };
-        if len > MAX_OUTPUT_BYTES {
+        w(to);
+        if to.len() - start > MAX_OUTPUT_BYTES {
             return Err(too_large());
         }
         Ok(())
