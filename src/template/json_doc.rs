@@ -1370,9 +1370,12 @@ impl Doc {
 
     /// The string value of a string node.
     pub fn str(&self, i: u32) -> &str {
-        let n = self.node(i);
+        self.str_of(&self.node(i))
+    }
+
+    fn str_of(&self, n: &Node) -> &str {
         match n.kind {
-            Kind::Str => self.source(&n).unwrap_or(""),
+            Kind::Str => self.source(n).unwrap_or(""),
             Kind::EscStr => self
                 .text
                 .get((n.payload >> 32) as usize..n.payload as u32 as usize)
@@ -1394,39 +1397,40 @@ impl Doc {
         if n.kind == Kind::Str {
             return self.text.as_bytes().get(n.start as usize..n.end as usize);
         }
-        self.printed_text_other(i).map(str::as_bytes)
+        self.printed_other_bytes(n)
     }
 
-    fn printed_text_other(&self, i: u32) -> Option<&str> {
-        let n = self.node(i);
+    /// [`Self::printed_bytes`] of a node that is not a string without escapes.
+    fn printed_other_bytes(&self, n: &Node) -> Option<&[u8]> {
         // Tests in turn rather than a `match` on the kind, which compiled to a jump table.
         // A non-negative integer's text is plain digits without a leading zero (JSON has
-        // no other form for it), which is what Java prints; only `-0` needs a look.
+        // no other form for it), which is what Java prints; only `-0` needs a look. Number
+        // text is ASCII: its bytes are read without the boundary checks of a `str` slice.
+        let digits = || self.text.as_bytes().get(n.start as usize..n.end as usize);
         if n.kind == Kind::Int {
-            let t = self.source(&n)?;
-            if !t.starts_with('-') {
+            let t = digits()?;
+            if t.first() != Some(&b'-') {
                 return Some(t);
             }
         } else if n.kind == Kind::True {
-            return Some("true");
+            return Some(b"true");
         } else if n.kind == Kind::False {
-            return Some("false");
+            return Some(b"false");
         } else if n.kind == Kind::PlainFloat {
-            return self.source(&n);
+            return digits();
         }
-        self.printed_text_rest(i)
+        self.printed_text_rest(n).map(str::as_bytes)
     }
 
-    /// What [`Self::printed_text_other`] leaves: strings (with escapes), negative integers
+    /// What [`Self::printed_other_bytes`] leaves: strings (with escapes), negative integers
     /// (`-0` prints `0`), and `None` for null and containers. Out of line, so that function
     /// stays a few tests rather than a jump table.
     #[inline(never)]
-    fn printed_text_rest(&self, i: u32) -> Option<&str> {
-        let n = self.node(i);
+    fn printed_text_rest(&self, n: &Node) -> Option<&str> {
         match n.kind {
-            Kind::Str | Kind::EscStr => Some(self.str(i)),
+            Kind::Str | Kind::EscStr => Some(self.str_of(n)),
             Kind::Int => {
-                let t = self.source(&n)?;
+                let t = self.source(n)?;
                 prints_as_written(t.as_bytes(), false).then_some(t)
             }
             _ => None,
