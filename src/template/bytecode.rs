@@ -93,11 +93,10 @@ pub enum Instr {
     /// `$input.params('<literal>')`: the parameter named by string constant `n`.
     InputParam(u32),
     /// `$util.<f>(args)`: pop `argc` arguments, push what function `f` returns, resolved
-    /// when the template was compiled. While `$util` is still the builtin (a `#set` or a
-    /// macro argument can rebind the name), it runs without a method lookup by name; else
-    /// it is the method call `name` on whatever `$util` now is.
+    /// when the template was compiled. Only in a program where nothing rebinds `$util`
+    /// (no `#set`, macro parameter or `#foreach` variable of that name), so `$util` is the
+    /// builtin whenever it runs.
     Util {
-        name: u32,
         f: UtilFn,
         argc: u16,
     },

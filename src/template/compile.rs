@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use super::ast::{Accessor, BinOp, Expr, Macro, Node, Reference, Span};
 use super::bytecode::{
-    CHAIN_INDEX, ChainKey, Const, Instr, LOOP_PROPS, PREDEFINED, Program, SLOT_FOREACH, TEXT_SLACK,
-    UtilFn,
+    CHAIN_INDEX, ChainKey, Const, Instr, LOOP_PROPS, PREDEFINED, Program, SLOT_FOREACH, SLOT_UTIL,
+    TEXT_SLACK, UtilFn,
 };
 use super::error::{ErrorKind, TemplateError};
 use super::json_path::JsonPath;
@@ -23,12 +23,40 @@ struct Compiler<'m> {
     macros: &'m HashMap<String, Macro>,
     source: &'m str,
     macro_depth: u32,
+    /// Whether `$util.<function>(..)` compiles to [`Instr::Util`]: only while nothing in
+    /// the template can rebind `$util`.
+    util_calls: bool,
 }
 
 pub fn compile(
     nodes: &[Node],
     macros: &HashMap<String, Macro>,
     source: &str,
+) -> Result<Program, TemplateError> {
+    let p = compile_with(nodes, macros, source, true)?;
+    // A template that rebinds `$util` (`#set`, a macro parameter, a `#foreach` variable)
+    // calls its functions by name, on whatever `$util` is at the time.
+    if p.code.iter().any(|i| {
+        matches!(
+            i,
+            Instr::Store(SLOT_UTIL)
+                | Instr::BindArg(SLOT_UTIL)
+                | Instr::ForStart {
+                    slot: SLOT_UTIL,
+                    ..
+                }
+        )
+    }) {
+        return compile_with(nodes, macros, source, false);
+    }
+    Ok(p)
+}
+
+fn compile_with(
+    nodes: &[Node],
+    macros: &HashMap<String, Macro>,
+    source: &str,
+    util_calls: bool,
 ) -> Result<Program, TemplateError> {
     let mut c = Compiler {
         p: Program::default(),
@@ -37,6 +65,7 @@ pub fn compile(
         macros,
         source,
         macro_depth: 0,
+        util_calls,
     };
     for (i, n) in PREDEFINED.iter().enumerate() {
         c.slots.insert((*n).to_owned(), i as u32);
@@ -372,7 +401,8 @@ impl Compiler<'_> {
         }
         // `$util.escapeJavaScript(x)` and the other `$util` functions: resolved here, not
         // looked up by name at each call.
-        if r.root == "util"
+        if self.util_calls
+            && r.root == "util"
             && let Some((Accessor::Method(m, args), tail)) = rest.split_first()
             && let Some(f) = UtilFn::from_name(m)
             && let Ok(argc) = u16::try_from(args.len())
@@ -380,8 +410,7 @@ impl Compiler<'_> {
             for e in args {
                 self.expr(e)?;
             }
-            let name = self.name(m);
-            self.emit(Instr::Util { name, f, argc })?;
+            self.emit(Instr::Util { f, argc })?;
             for a in tail {
                 self.accessor(a)?;
             }

@@ -943,17 +943,33 @@ mod tests {
             run("$util.escapeJavaScript($input.path('$.a'))"),
             r#"it\'s \"q\"\/\u00E9\t"#
         );
-        // Rebound `$util` (a variable, then a macro argument): the call by name on what
-        // it now is, here nothing that has the method.
+        // Rebound `$util` (a macro argument, a loop variable, a variable): the call by name
+        // on what it is at the time, here nothing that has the method; the builtin again
+        // where the binding ends.
         assert_eq!(
             run(concat!(
                 "#macro(m $util)[$util.escapeJavaScript(\"'\")]#end#m('x')",
                 "[$util.escapeJavaScript(\"'\")]",
+                "#foreach($util in [{\"a\": 1}])[$util.escapeJavaScript(\"'\")]#end",
+                "[$util.escapeJavaScript(\"'\")]",
                 "#set($util = {\"escapeJavaScript\": 1})",
                 "[$util.escapeJavaScript(\"'\")][$util.escapeJavaScript($input.json('$.o'))]",
             )),
-            r"[][\'][][]"
+            r"[][\'][][\'][][]"
         );
+        // Resolved at compile time only where nothing can rebind `$util`.
+        let util_instrs = |src: &str| {
+            let t = Template::compile(src).unwrap();
+            (t.program.code.iter())
+                .filter(|i| matches!(i, bytecode::Instr::Util { .. }))
+                .count()
+        };
+        assert_eq!(util_instrs("$util.escapeJavaScript('a')$util.urlEncode('b')"), 2);
+        assert_eq!(util_instrs("$util.escapeJavaScript('a')#set($util = 1)"), 0);
+        assert_eq!(util_instrs("#macro(m $util)#end#m(1)$util.escapeJavaScript('a')"), 0);
+        // A macro is expanded where it is called: one never called binds nothing.
+        assert_eq!(util_instrs("#macro(m $util)#end$util.escapeJavaScript('a')"), 1);
+        assert_eq!(util_instrs("#foreach($util in [1])#end$util.urlEncode('b')"), 0);
     }
 
     #[test]

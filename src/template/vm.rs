@@ -469,15 +469,14 @@ pub fn run(
                         argc: 1,
                         ..
                     })
-                ) && matches!(code.get(pc + 1), Some(Instr::Emit))
-                    && vm.util_is_builtin();
+                ) && matches!(code.get(pc + 1), Some(Instr::Emit));
                 let emit = escaped || emit_next();
                 vm.input_json(i, emit, escaped, &mut sink)?;
                 pc += usize::from(emit) + usize::from(escaped);
             }
-            Instr::Util { name, f, argc } => {
+            Instr::Util { f, argc } => {
                 let emit = emit_next();
-                if vm.util(name, f, argc, emit, &mut sink)? {
+                if vm.util(f, argc, emit, &mut sink)? {
                     pc += 1;
                 }
             }
@@ -912,31 +911,16 @@ impl Vm<'_, '_, '_, '_> {
         Ok(())
     }
 
-    fn util_is_builtin(&self) -> bool {
-        matches!(
-            self.slots.get(SLOT_UTIL as usize),
-            Some(Value::Builtin(Builtin::Util))
-        )
-    }
-
-    /// `$util.<f>` of the top `argc` values, or, when the template rebound `$util`, the
-    /// method call `name` on what it is now. Returns whether it printed the result (only
+    /// `$util.<f>` of the top `argc` values. Returns whether it printed the result (only
     /// when `emit`, the result being printed right away).
     fn util(
         &mut self,
-        name: u32,
         f: UtilFn,
         argc: u16,
         emit: bool,
         sink: &mut Sink<'_>,
     ) -> Result<bool, TemplateError> {
         let at = self.stack.len().saturating_sub(argc.into());
-        if !self.util_is_builtin() {
-            let recv = self.slots.get(SLOT_UTIL as usize).cloned();
-            self.stack.insert(at, recv.unwrap_or_default());
-            self.call(name, argc.into())?;
-            return Ok(false);
-        }
         let args = self.stack.get(at..).unwrap_or(&[]);
         if emit && f == UtilFn::EscapeJavaScript {
             sink.write_with(|out| builtins::escape_javascript_arg(args, out))?;
