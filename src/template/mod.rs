@@ -964,12 +964,24 @@ mod tests {
                 .filter(|i| matches!(i, bytecode::Instr::Util { .. }))
                 .count()
         };
-        assert_eq!(util_instrs("$util.escapeJavaScript('a')$util.urlEncode('b')"), 2);
+        assert_eq!(
+            util_instrs("$util.escapeJavaScript('a')$util.urlEncode('b')"),
+            2
+        );
         assert_eq!(util_instrs("$util.escapeJavaScript('a')#set($util = 1)"), 0);
-        assert_eq!(util_instrs("#macro(m $util)#end#m(1)$util.escapeJavaScript('a')"), 0);
+        assert_eq!(
+            util_instrs("#macro(m $util)#end#m(1)$util.escapeJavaScript('a')"),
+            0
+        );
         // A macro is expanded where it is called: one never called binds nothing.
-        assert_eq!(util_instrs("#macro(m $util)#end$util.escapeJavaScript('a')"), 1);
-        assert_eq!(util_instrs("#foreach($util in [1])#end$util.urlEncode('b')"), 0);
+        assert_eq!(
+            util_instrs("#macro(m $util)#end$util.escapeJavaScript('a')"),
+            1
+        );
+        assert_eq!(
+            util_instrs("#foreach($util in [1])#end$util.urlEncode('b')"),
+            0
+        );
     }
 
     #[test]
