@@ -20,33 +20,20 @@ pub fn append(v: &mut Vec<u8>, b: &[u8]) {
     // (`w <= n <= 2w`), the second ending where `b` ends, together cover `b`.
     unsafe {
         let dst = dst.add(len);
+        let two = |w: usize| {
+            std::ptr::copy_nonoverlapping(src, dst, w);
+            std::ptr::copy_nonoverlapping(src.add(n - w), dst.add(n - w), w);
+        };
         match n {
-            16.. => two::<16>(src, dst, n),
-            8.. => two::<8>(src, dst, n),
-            4.. => two::<4>(src, dst, n),
-            // Not a loop: LLVM turns a byte loop into a `memcpy` call.
-            2.. => two::<2>(src, dst, n),
+            16.. => two(16),
+            8.. => two(8),
+            4.. => two(4),
+            // Not a byte loop: LLVM made the loop a `memcpy` call once `vm::run` grew.
+            2.. => two(2),
             1 => *dst = *src,
             _ => {}
         }
         v.set_len(len + n);
-    }
-}
-
-/// Copies `n` bytes (`W <= n <= 2W`) as two blocks of `W`, the second ending at `n`. The
-/// width is a constant parameter, so each copy is one fixed-size move wherever the
-/// compiler does or does not inline this (a width passed as a value became a `memcpy`
-/// call where it stopped inlining).
-///
-/// # Safety
-/// `src` has `n` readable bytes, `dst` room for `n`, and they do not overlap.
-#[inline(always)]
-unsafe fn two<const W: usize>(src: *const u8, dst: *mut u8, n: usize) {
-    // SAFETY: both blocks lie within the first `n` bytes of each buffer (the caller's
-    // contract), as `W <= n`.
-    unsafe {
-        std::ptr::copy_nonoverlapping(src, dst, W);
-        std::ptr::copy_nonoverlapping(src.add(n - W), dst.add(n - W), W);
     }
 }
 
