@@ -227,6 +227,9 @@ struct Sink<'o> {
 }
 
 impl Sink<'_> {
+    /// Its own body rather than `write_with(|out| append(out, b))`: through the closure,
+    /// with `append` in one place, the VM loop compiled worse (052 +46, 066 +47
+    /// instructions per render).
     #[inline(always)]
     fn write(&mut self, b: &[u8]) -> Result<(), TemplateError> {
         let len = match self.captures.last_mut() {
