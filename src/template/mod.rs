@@ -985,6 +985,36 @@ mod tests {
     }
 
     #[test]
+    fn escaped_output_is_held_to_the_output_cap() {
+        // A string under the cap whose escaped form is over it (each `'` becomes `\'`),
+        // printed by the two paths that escape straight into the output.
+        let quotes = "'".repeat(MAX_OUTPUT_BYTES * 3 / 5);
+        let body = format!(r#"{{"a": "{quotes}"}}"#);
+        let req = RequestData {
+            body: body.as_bytes(),
+            ..RequestData::default()
+        };
+        for src in [
+            "$util.escapeJavaScript($input.json('$.a'))",
+            "$util.escapeJavaScript($input.path('$.a'))",
+            "#set($s = \"<$util.escapeJavaScript($input.path('$.a'))>\")",
+        ] {
+            let t = Template::compile(src).unwrap();
+            let mut out = Vec::new();
+            let e = t
+                .render(&req, None, &mut RenderState::new(), &mut out)
+                .unwrap_err();
+            assert_eq!(e.kind, ErrorKind::OutputTooLarge, "{src}");
+        }
+        // Unescaped, the same text fits.
+        let t = Template::compile("$input.json('$.a')").unwrap();
+        let mut out = Vec::new();
+        t.render(&req, None, &mut RenderState::new(), &mut out)
+            .unwrap();
+        assert_eq!(out.len(), quotes.len() + 2);
+    }
+
+    #[test]
     fn json_containers_mutated_through_an_alias_stay_shared() {
         let req = RequestData {
             body: br#"{"a": {"b": [1, 2]}, "s": "x\u00e9"}"#,
