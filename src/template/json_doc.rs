@@ -1368,6 +1368,14 @@ impl Doc {
         self.text.get(n.start as usize..n.end as usize)
     }
 
+    /// [`Self::source`] as bytes, without the two UTF-8 boundary checks of slicing a
+    /// `str`: for text that goes to the output or is compared, where a node's span is
+    /// whole (a JSON string's contents, or a number's ASCII).
+    #[inline(always)]
+    fn source_bytes(&self, n: &Node) -> Option<&[u8]> {
+        self.text.as_bytes().get(n.start as usize..n.end as usize)
+    }
+
     /// The string value of a string node.
     pub fn str(&self, i: u32) -> &str {
         self.str_of(&self.node(i))
@@ -1395,7 +1403,7 @@ impl Doc {
         let n = self.nodes.get(i as usize)?;
         // Most printed values are strings without escapes: their text, in place.
         if n.kind == Kind::Str {
-            return self.text.as_bytes().get(n.start as usize..n.end as usize);
+            return self.source_bytes(n);
         }
         self.printed_other_bytes(n)
     }
@@ -1406,9 +1414,8 @@ impl Doc {
         // A non-negative integer's text is plain digits without a leading zero (JSON has
         // no other form for it), which is what Java prints; only `-0` needs a look. Number
         // text is ASCII: its bytes are read without the boundary checks of a `str` slice.
-        let digits = || self.text.as_bytes().get(n.start as usize..n.end as usize);
         if n.kind == Kind::Int {
-            let t = digits()?;
+            let t = self.source_bytes(n)?;
             if t.first() != Some(&b'-') {
                 return Some(t);
             }
@@ -1417,7 +1424,7 @@ impl Doc {
         } else if n.kind == Kind::False {
             return Some(b"false");
         } else if n.kind == Kind::PlainFloat {
-            return digits();
+            return self.source_bytes(n);
         }
         self.printed_text_rest(n).map(str::as_bytes)
     }
@@ -1560,7 +1567,7 @@ impl Doc {
     /// and as a call (spilling the caller's registers) it cost as much again.
     #[inline(always)]
     fn key_eq(&self, k: &Node, key: &[u8]) -> bool {
-        let Some(text) = self.text.as_bytes().get(k.start as usize..k.end as usize) else {
+        let Some(text) = self.source_bytes(k) else {
             return false;
         };
         let word = |w: Option<&[u8; 8]>| w.map(|w| u64::from_le_bytes(*w));
