@@ -369,13 +369,13 @@ pub fn run(
     let mut pc = 0usize;
     // Fuel and the stack bound are checked once per loop iteration (in `ForNext`): without
     // a loop the code runs straight through, and its length is bounded at compile time.
-    while let Some(&ins) = code.get(pc) {
+    while let Some(ins) = code.get(pc) {
         pc += 1;
         // Instructions that produce a value printed right away print it themselves and
         // skip the `Emit`, so strings go from the request or the body to the output
         // without becoming values (looked up only by those instructions).
         let emit_next = || matches!(code.get(pc), Some(Instr::Emit));
-        match ins {
+        match *ins {
             // Spans end at ASCII delimiters, so they are whole UTF-8 sequences.
             Instr::Text(s, e) => sink.write_text(text, s as usize, e as usize)?,
             Instr::Emit => {
