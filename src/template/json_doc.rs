@@ -1105,7 +1105,16 @@ impl Builder<'_> {
             i += 1;
         } else {
             loop {
-                i = self.value_at(i, depth + 1, &mut win)?;
+                // A list of objects (most lists in a body) calls `object` straight away,
+                // not through `value_at`'s other cases and `other_value`.
+                i = ws_at(p, i);
+                if p.at(i) == b'{' {
+                    self.i = i;
+                    self.object(depth + 1)?;
+                    i = self.i;
+                } else {
+                    i = self.value_at(i, depth + 1, &mut win)?;
+                }
                 count += 1;
                 i = ws_at(p, i);
                 match p.at(i) {
