@@ -61,13 +61,14 @@ pub enum Instr {
         start: u32,
         len: u32,
     },
-    /// `Text(texts[text])` then `Path { slot, start, len }`, in one dispatch: most of a
-    /// JSON mapping template is text followed by a reference.
+    /// `Text(texts[text])` then `Path { slot, start, len }` (then `Emit` when `emit`), in
+    /// one dispatch: most of a JSON mapping template is text followed by a reference.
     TextPath {
         text: u32,
         start: u32,
         slot: u16,
         len: u16,
+        emit: bool,
     },
     /// `$foreach.<LOOP_PROPS[n]>`: the property of the innermost loop (or of whatever
     /// `$foreach` was set to).

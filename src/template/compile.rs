@@ -91,8 +91,9 @@ fn jump_target(i: &mut Instr) -> Option<&mut u32> {
     }
 }
 
-/// Replaces each `Text` followed by a `Path` with one `TextPath`, unless something jumps
-/// to the `Path`, and moves every jump target to its instruction's new address. Why: a
+/// Replaces each `Text` followed by a `Path` (and the `Emit` after it, if any) with one
+/// `TextPath`, unless something jumps to the `Path` (or the `Emit`), and moves every jump
+/// target to its instruction's new address. Why: a
 /// JSON mapping template is mostly text then a reference, and each instruction costs a
 /// dispatch (an indirect jump).
 fn fuse_text_paths(p: &mut Program) {
@@ -114,15 +115,22 @@ fn fuse_text_paths(p: &mut Program) {
             && !targeted[k + 1]
             && let (Ok(slot), Ok(len)) = (u16::try_from(slot), u16::try_from(len))
         {
+            // The reference printed right away (its `Emit` not a jump target) prints in
+            // the same step, without looking at the next instruction.
+            let emit = matches!(code.get(k + 2), Some(Instr::Emit)) && !targeted[k + 2];
             new_at[k + 1] = out.len() as u32;
+            if emit {
+                new_at[k + 2] = out.len() as u32;
+            }
             out.push(Instr::TextPath {
                 text: p.texts.len() as u32,
                 start,
                 slot,
                 len,
+                emit,
             });
             p.texts.push((s, e));
-            k += 2;
+            k += 2 + usize::from(emit);
         } else {
             out.push(ins);
             k += 1;

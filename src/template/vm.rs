@@ -392,13 +392,12 @@ pub fn run(
                 start,
                 slot,
                 len,
+                emit,
             } => {
                 if let Some(&(s, e)) = p.texts.get(k as usize) {
                     sink.write_text(text, s as usize, e as usize)?;
                 }
-                let emit = emit_next();
                 vm.path(slot.into(), start, len.into(), emit, &mut sink)?;
-                pc += usize::from(emit);
             }
             Instr::Attr(n) => {
                 let next_attr = matches!(code.get(pc), Some(Instr::Attr(_)));
