@@ -237,7 +237,7 @@ impl Compiler<'_> {
                 otherwise,
             } => {
                 let mut to_end = Vec::new();
-                for (cond, body) in branches {
+                for (at, (cond, body)) in branches.iter().enumerate() {
                     let skip = match loop_prop(cond) {
                         Some(k) => self.emit(Instr::UnlessLoopProp { k, target: 0 })?,
                         None => {
@@ -246,7 +246,12 @@ impl Compiler<'_> {
                         }
                     };
                     self.nodes(body)?;
-                    to_end.push(self.emit(Instr::Jump(0))?);
+                    // The last branch of an `#if` without `#else` ends where the `#if`
+                    // does: no jump to the next instruction (one more dispatch, each time
+                    // an `#if($foreach.hasNext),#end` printed its comma).
+                    if at + 1 < branches.len() || otherwise.is_some() {
+                        to_end.push(self.emit(Instr::Jump(0))?);
+                    }
                     let h = self.here();
                     self.patch(skip, h);
                 }
