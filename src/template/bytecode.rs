@@ -118,6 +118,13 @@ pub enum Instr {
         k: u32,
         target: u32,
     },
+    /// `UnlessLoopProp { k, .. }` over exactly `Text(s, e)`: print the text when the
+    /// property is truthy (`#if($foreach.hasNext),#end`), in one step.
+    LoopPropText {
+        k: u32,
+        s: u32,
+        e: u32,
+    },
     /// Short-circuit `&&`: if top is false keep it and jump, else pop.
     AndJump(u32),
     /// Short-circuit `||`: if top is true keep it and jump, else pop.

@@ -92,10 +92,11 @@ fn jump_target(i: &mut Instr) -> Option<&mut u32> {
 }
 
 /// Replaces each `Text` followed by a `Path` (and the `Emit` after it, if any) with one
-/// `TextPath`, unless something jumps to the `Path` (or the `Emit`), and moves every jump
-/// target to its instruction's new address. Why: a
-/// JSON mapping template is mostly text then a reference, and each instruction costs a
-/// dispatch (an indirect jump).
+/// `TextPath`, and each `UnlessLoopProp` over exactly one `Text` with one `LoopPropText`,
+/// unless something jumps into the middle, and moves every jump target to its
+/// instruction's new address. Why: a JSON mapping template is mostly text then a
+/// reference, with `#if($foreach.hasNext),#end` in its loops, and each instruction costs
+/// a dispatch (an indirect jump).
 fn fuse_text_paths(p: &mut Program) {
     let mut code = std::mem::take(&mut p.code);
     let mut targeted = vec![false; code.len() + 1];
@@ -131,6 +132,15 @@ fn fuse_text_paths(p: &mut Program) {
             });
             p.texts.push((s, e));
             k += 2 + usize::from(emit);
+        } else if let (Instr::UnlessLoopProp { k: prop, target }, Some(&Instr::Text(s, e))) =
+            (ins, code.get(k + 1))
+            && target as usize == k + 2
+            && !targeted[k + 1]
+        {
+            // `#if($foreach.hasNext),#end`: the test and its text in one step.
+            new_at[k + 1] = out.len() as u32;
+            out.push(Instr::LoopPropText { k: prop, s, e });
+            k += 2;
         } else {
             out.push(ins);
             k += 1;

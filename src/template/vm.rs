@@ -420,6 +420,11 @@ pub fn run(
                 }
             }
             Instr::Jump(t) => pc = t as usize,
+            Instr::LoopPropText { k, s, e } => {
+                if vm.loop_prop_value(k).truthy() {
+                    sink.write_text(text, s as usize, e as usize)?;
+                }
+            }
             Instr::UnlessLoopProp { k, target } => {
                 if !vm.loop_prop_value(k).truthy() {
                     pc = target as usize;
