@@ -649,6 +649,55 @@ mod tests {
     }
 
     #[test]
+    fn text_references_and_loop_commas_compile_to_one_instruction_each() {
+        use bytecode::Instr;
+        let code = |src: &str| Template::compile(src).unwrap().program.code;
+        let count = |code: &[Instr], f: fn(&Instr) -> bool| code.iter().filter(|i| f(i)).count();
+        // The AWS loop idiom: text, a printed reference, text, then the comma.
+        let src = "#set($r = {\"l\": [{\"id\": 1}, {\"id\": 2}]})#foreach($e in $r.l)\"$e.id\"#if($foreach.hasNext),#end#end";
+        let c = code(src);
+        assert_eq!(
+            count(&c, |i| matches!(i, Instr::TextPath { emit: true, .. })),
+            1
+        );
+        assert_eq!(count(&c, |i| matches!(i, Instr::Emit)), 0);
+        assert_eq!(count(&c, |i| matches!(i, Instr::LoopPropText { .. })), 1);
+        assert_eq!(count(&c, |i| matches!(i, Instr::UnlessLoopProp { .. })), 0);
+        // The only jump left is the loop's way back.
+        assert_eq!(count(&c, |i| matches!(i, Instr::Jump(_))), 1);
+        assert_eq!(render(src).unwrap(), "\"1\",\"2\"");
+        // With `#else`, or more than one piece of text, the test stays a jump.
+        for (src, out) in [
+            (
+                "#foreach($i in [1,2])$i#if($foreach.hasNext),#else.#end#end",
+                "1,2.",
+            ),
+            (
+                "#foreach($i in [1,2])$i#if($foreach.hasNext),$i#end#end",
+                "1,12",
+            ),
+        ] {
+            let c = code(src);
+            assert_eq!(
+                count(&c, |i| matches!(i, Instr::LoopPropText { .. })),
+                0,
+                "{src}"
+            );
+            assert_eq!(render(src).unwrap(), out, "{src}");
+        }
+        // A reference kept as a value (here an argument) is not printed by its `TextPath`.
+        let src = "#set($m = {\"a\": \"x\"})[$m.a.length()]";
+        assert_eq!(
+            count(&code(src), |i| matches!(
+                i,
+                Instr::TextPath { emit: true, .. }
+            )),
+            0
+        );
+        assert_eq!(render(src).unwrap(), "[1]");
+    }
+
+    #[test]
     fn text_and_reference_fused_only_where_nothing_jumps_between_them() {
         // A jump to the reference (the end of an `#if` whose `#else` ends in text) must not
         // also print that text.
