@@ -72,7 +72,7 @@ fn compile_with(
     }
     c.nodes(nodes)?;
     c.p.slot_count = c.slots.len() as u32;
-    fuse_text_paths(&mut c.p);
+    fuse_common_sequences(&mut c.p);
     let mut text = Vec::with_capacity(source.len() + TEXT_SLACK);
     text.extend_from_slice(source.as_bytes());
     text.resize(source.len() + TEXT_SLACK, b' ');
@@ -97,7 +97,7 @@ fn jump_target(i: &mut Instr) -> Option<&mut u32> {
 /// instruction's new address. Why: a JSON mapping template is mostly text then a
 /// reference, with `#if($foreach.hasNext),#end` in its loops, and each instruction costs
 /// a dispatch (an indirect jump).
-fn fuse_text_paths(p: &mut Program) {
+fn fuse_common_sequences(p: &mut Program) {
     let mut code = std::mem::take(&mut p.code);
     let mut targeted = vec![false; code.len() + 1];
     for i in &mut code {
