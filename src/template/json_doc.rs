@@ -19,7 +19,7 @@
 //! ([`Doc::materialize`]), registered per node in the document, so every alias and every
 //! later path lookup sees that one converted container and its mutations.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -543,6 +543,9 @@ pub struct Doc {
     /// kept with the document, so a document reused for the next parse has it at hand.
     decoded: String,
     materialized: RefCell<Converted>,
+    /// Whether `materialized` has an entry: read on every lookup, so a flag rather than a
+    /// `RefCell` borrow and a length.
+    converted: Cell<bool>,
 }
 
 thread_local! {
@@ -717,6 +720,7 @@ pub fn parse_str(s: &str) -> Parsed {
                 nodes,
                 decoded,
                 materialized: RefCell::new(Converted::default()),
+                converted: Cell::new(false),
             });
         }
     }
@@ -744,6 +748,7 @@ fn spare_doc() -> Rc<Doc> {
                 nodes: Vec::new(),
                 decoded: String::new(),
                 materialized: RefCell::new(Converted::default()),
+                converted: Cell::new(false),
             })
         })
 }
@@ -769,6 +774,7 @@ pub fn recycle_parsed() {
             // when the spares are full) gives its buffers to `NODES` and `TEXT`, never to
             // `DOCS`, so the borrow held here is not asked for again.
             d.materialized.get_mut().clear();
+            d.converted.set(false);
             if spare.len() < scratch::MAX_SPARES {
                 spare.push(doc);
             }
@@ -1379,7 +1385,7 @@ impl Doc {
     /// document with nothing converted, where the call cost more than the answer.
     #[inline(always)]
     pub(crate) fn converted(&self, i: u32) -> Option<Value> {
-        if self.materialized.borrow().is_empty() {
+        if !self.converted.get() {
             return None;
         }
         self.converted_entry(i)
@@ -1612,7 +1618,7 @@ impl Doc {
     /// Whether no container has been converted (mutable) yet: the tape alone then answers
     /// every lookup.
     pub fn unconverted(&self) -> bool {
-        self.materialized.borrow().is_empty()
+        !self.converted.get()
     }
 
     /// The `index`th item node of an array.
@@ -1643,6 +1649,7 @@ impl Doc {
                     .collect();
                 let v = Value::new_list(items, true);
                 doc.materialized.borrow_mut().insert(i, v.clone());
+                doc.converted.set(true);
                 v
             }
             Kind::Obj => {
@@ -1661,6 +1668,7 @@ impl Doc {
                 }
                 let v = Value::new_map(e, MapKind::Plain);
                 doc.materialized.borrow_mut().insert(i, v.clone());
+                doc.converted.set(true);
                 v
             }
             _ => Self::value(doc, i),
