@@ -1580,8 +1580,20 @@ impl Doc {
     /// of this very object and spell `key`.
     #[inline]
     pub fn get_hinted(&self, obj: u32, key: &str, sig: u64, hint: &mut u32) -> Option<u32> {
-        let at = obj.saturating_add(*hint);
-        if *hint != 0
+        if let Some(found) = self.at_hint(obj, key, sig, *hint) {
+            return Some(found);
+        }
+        let found = self.get_sig(obj, key, sig)?;
+        *hint = found - 1 - obj;
+        Some(found)
+    }
+
+    /// The value node of member `key` of object `obj` if the hint holds: the key node is
+    /// `hint` nodes into the object ([`Self::get_hinted`] without its fallback).
+    #[inline(always)]
+    pub fn at_hint(&self, obj: u32, key: &str, sig: u64, hint: u32) -> Option<u32> {
+        let at = obj.saturating_add(hint);
+        if hint != 0
             && let Some(k) = self.nodes.get(at as usize)
             && k.next == obj
             && k.kind == Kind::Str
@@ -1590,9 +1602,7 @@ impl Doc {
         {
             return Some(at + 1);
         }
-        let found = self.get_sig(obj, key, sig)?;
-        *hint = found - 1 - obj;
-        Some(found)
+        None
     }
 
     /// Whether key node `k` (whose signature matched: same length and first bytes) spells

@@ -9,7 +9,7 @@ use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
 use super::bytecode::{
-    CHAIN_INDEX, Const, Instr, LOOP_PROPS, Program, SLOT_CONTEXT, SLOT_FOREACH, SLOT_INPUT,
+    self, CHAIN_INDEX, Const, Instr, LOOP_PROPS, Program, SLOT_CONTEXT, SLOT_FOREACH, SLOT_INPUT,
     SLOT_STAGE_VARIABLES, SLOT_UTIL, SLOT_VELOCITY_COUNT, TEXT_SLACK, UtilFn,
 };
 use super::copy::append;
@@ -795,6 +795,10 @@ impl Vm<'_, '_, '_, '_> {
     /// `name` prints as its text, or `None` to take the general [`Self::path`]. The common
     /// reference of a loop body (`$elem.id`), so it skips the chain cache: one name shares
     /// no prefix with the reference before it.
+    ///
+    /// The lookup the hint answers is inline; a miss is a call in tail position, so the
+    /// common case keeps nothing in callee-saved registers across a call (their saving and
+    /// restoring was a fifth of the function).
     #[inline]
     fn member_text(&mut self, slot: u32, at: u32) -> Option<&[u8]> {
         let Value::Json(j) = self.slots.get(slot as usize)? else {
@@ -806,8 +810,10 @@ impl Vm<'_, '_, '_, '_> {
         }
         let k = self.p.chain_keys.get(at as usize)?;
         let hint = self.hints.get_mut(at as usize)?;
-        let node = doc.get_hinted(j.node, &k.name, k.sig, hint)?;
-        doc.printed_bytes(node)
+        match doc.at_hint(j.node, &k.name, k.sig, *hint) {
+            Some(node) => doc.printed_bytes(node),
+            None => member_text_missed(doc, j.node, k, hint),
+        }
     }
 
     /// `$var.a.b.c` in one step: straight down the JSON tape while members exist and
@@ -1240,6 +1246,19 @@ fn close_loop(ws: &mut Workspace, slots: &mut [Value]) -> usize {
     slots[SLOT_FOREACH as usize].set(l.saved_foreach);
     slots[SLOT_VELOCITY_COUNT as usize].set(l.saved_count);
     l.exit as usize
+}
+
+/// [`Vm::member_text`] when the hint did not hold: the lookup, which updates the hint.
+#[cold]
+#[inline(never)]
+fn member_text_missed<'d>(
+    doc: &'d json_doc::Doc,
+    obj: u32,
+    k: &bytecode::ChainKey,
+    hint: &mut u32,
+) -> Option<&'d [u8]> {
+    let node = doc.get_hinted(obj, &k.name, k.sig, hint)?;
+    doc.printed_bytes(node)
 }
 
 /// Name `n` of the program's name table.
