@@ -1583,6 +1583,12 @@ impl Doc {
         if let Some(found) = self.at_hint(obj, key, sig, *hint) {
             return Some(found);
         }
+        self.get_and_hint(obj, key, sig, hint)
+    }
+
+    /// [`Self::get_sig`], noting in `hint` where the key was found: the lookup
+    /// [`Self::get_hinted`] falls back to once the hint did not hold.
+    pub fn get_and_hint(&self, obj: u32, key: &str, sig: u64, hint: &mut u32) -> Option<u32> {
         let found = self.get_sig(obj, key, sig)?;
         *hint = found - 1 - obj;
         Some(found)

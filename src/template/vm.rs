@@ -9,8 +9,8 @@ use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
 use super::bytecode::{
-    self, CHAIN_INDEX, Const, Instr, LOOP_PROPS, Program, SLOT_CONTEXT, SLOT_FOREACH, SLOT_INPUT,
-    SLOT_STAGE_VARIABLES, SLOT_UTIL, SLOT_VELOCITY_COUNT, TEXT_SLACK, UtilFn,
+    CHAIN_INDEX, ChainKey, Const, Instr, LOOP_PROPS, Program, SLOT_CONTEXT, SLOT_FOREACH,
+    SLOT_INPUT, SLOT_STAGE_VARIABLES, SLOT_UTIL, SLOT_VELOCITY_COUNT, TEXT_SLACK, UtilFn,
 };
 use super::copy::append;
 use super::error::{ErrorKind, TemplateError};
@@ -1254,10 +1254,10 @@ fn close_loop(ws: &mut Workspace, slots: &mut [Value]) -> usize {
 fn member_text_missed<'d>(
     doc: &'d json_doc::Doc,
     obj: u32,
-    k: &bytecode::ChainKey,
+    k: &ChainKey,
     hint: &mut u32,
 ) -> Option<&'d [u8]> {
-    let node = doc.get_hinted(obj, &k.name, k.sig, hint)?;
+    let node = doc.get_and_hint(obj, &k.name, k.sig, hint)?;
     doc.printed_bytes(node)
 }
 
