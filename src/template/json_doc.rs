@@ -1272,8 +1272,8 @@ impl Builder<'_> {
     /// check as keys arrive).
     ///
     /// Why sorted (by signature, then text), not a hash set: a set with a random seed
-    /// hashed every key with SipHash, and a 20-key object took 13,000 instructions to check,
-    /// five times its parse. Sorting puts equal keys side by side in O(n log n) whatever the
+    /// hashed every key with SipHash, and a 20-key object took about 13,000 instructions to
+    /// check, nearly four times its parse. Sorting puts equal keys side by side in O(n log n) whatever the
     /// keys are (comparing keys pairwise within a signature would be quadratic for keys of
     /// one length that start alike, which share one signature).
     fn has_duplicate_keys(&self, obj: usize) -> bool {
