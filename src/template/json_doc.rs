@@ -878,7 +878,13 @@ impl Builder<'_> {
             return Ok(i + 1);
         }
         self.i = i;
-        self.other_value(depth)?;
+        // An object (most nested values that are not strings) calls `object` straight
+        // away, not through `other_value`'s frame.
+        if c == b'{' {
+            self.object(depth)?;
+        } else {
+            self.other_value(depth)?;
+        }
         Ok(self.i)
     }
 
