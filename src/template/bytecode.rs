@@ -70,6 +70,15 @@ pub enum Instr {
         len: u16,
         emit: bool,
     },
+    /// `runs[first..first + count]`, each a printing `TextPath` on `slot` whose chains
+    /// differ only in their last name (`"$e.id", "$e.name"`, `"$r.a.b.x", "$r.a.b.y"`), in
+    /// one step: the object the last names are looked up in is found once, and each
+    /// member is printed from it, without a dispatch or the walk to it.
+    PathRun {
+        slot: u16,
+        first: u32,
+        count: u32,
+    },
     /// `$foreach.<LOOP_PROPS[n]>`: the property of the innermost loop (or of whatever
     /// `$foreach` was set to).
     LoopProp(u32),
@@ -162,6 +171,15 @@ pub enum Instr {
     UnbindArg(u32),
 }
 
+/// One printed reference of an [`Instr::PathRun`]: `TextPath { text, start, len, emit:
+/// true }` on the run's slot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunItem {
+    pub text: u32,
+    pub start: u32,
+    pub len: u16,
+}
+
 /// The `$util` functions ([`Instr::Util`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UtilFn {
@@ -216,8 +234,10 @@ pub struct Program {
     /// step, and a one-name reference in a loop body for every item, read both).
     pub chain_keys: Vec<ChainKey>,
     pub paths: Vec<JsonPath>,
-    /// Source spans of the text parts of `TextPath`.
+    /// Source spans of the text parts of `TextPath` and of `PathRun`'s items.
     pub texts: Vec<(u32, u32)>,
+    /// The items of `PathRun`s.
+    pub runs: Vec<RunItem>,
     /// The template source followed by [`TEXT_SLACK`] spaces, which the spans of `Text`
     /// and `TextPath` index: a short span is copied as one fixed-size block (see
     /// `vm::Sink::write_text`).

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use super::ast::{Accessor, BinOp, Expr, Macro, Node, Reference, Span};
 use super::bytecode::{
-    CHAIN_INDEX, ChainKey, Const, Instr, LOOP_PROPS, PREDEFINED, Program, SLOT_FOREACH, SLOT_UTIL,
-    TEXT_SLACK, UtilFn,
+    CHAIN_INDEX, ChainKey, Const, Instr, LOOP_PROPS, PREDEFINED, Program, RunItem, SLOT_FOREACH,
+    SLOT_UTIL, TEXT_SLACK, UtilFn,
 };
 use super::error::{ErrorKind, TemplateError};
 use super::json_path::JsonPath;
@@ -73,6 +73,7 @@ fn compile_with(
     c.nodes(nodes)?;
     c.p.slot_count = c.slots.len() as u32;
     fuse_common_sequences(&mut c.p);
+    fuse_path_runs(&mut c.p);
     let mut text = Vec::with_capacity(source.len() + TEXT_SLACK);
     text.extend_from_slice(source.as_bytes());
     text.resize(source.len() + TEXT_SLACK, b' ');
@@ -99,14 +100,7 @@ fn jump_target(i: &mut Instr) -> Option<&mut u32> {
 /// a dispatch (an indirect jump).
 fn fuse_common_sequences(p: &mut Program) {
     let mut code = std::mem::take(&mut p.code);
-    let mut targeted = vec![false; code.len() + 1];
-    for i in &mut code {
-        if let Some(t) = jump_target(i)
-            && let Some(m) = targeted.get_mut(*t as usize)
-        {
-            *m = true;
-        }
-    }
+    let targeted = jump_targets(&mut code);
     let mut new_at = vec![0u32; code.len() + 1];
     let mut out = Vec::with_capacity(code.len());
     let mut k = 0;
@@ -147,12 +141,105 @@ fn fuse_common_sequences(p: &mut Program) {
         }
     }
     new_at[code.len()] = out.len() as u32;
-    for i in &mut out {
+    retarget(&mut out, &new_at);
+    p.code = out;
+}
+
+/// Which instructions something jumps to (one more entry for the end of the code).
+fn jump_targets(code: &mut [Instr]) -> Vec<bool> {
+    let mut targeted = vec![false; code.len() + 1];
+    for i in code {
+        if let Some(t) = jump_target(i)
+            && let Some(m) = targeted.get_mut(*t as usize)
+        {
+            *m = true;
+        }
+    }
+    targeted
+}
+
+/// Moves every jump target `t` of `code` to `new_at[t]`.
+fn retarget(code: &mut [Instr], new_at: &[u32]) {
+    for i in code {
         if let Some(t) = jump_target(i) {
             *t = new_at.get(*t as usize).copied().unwrap_or(u32::MAX);
         }
     }
+}
+
+/// The fewest one-name references (`$elem.id`) that make a `PathRun` (longer chains
+/// make one from two).
+const MIN_ONE_NAME_RUN: usize = 4;
+
+/// Replaces each run of two or more printing `TextPath`s on one slot whose chains differ
+/// only in their last name (nothing jumping into the run after its first) with one
+/// `PathRun`. Why: a mapping template prints the members of one object one after another
+/// (`"id": "$elem.id", "title": "$elem.title"`), and each `TextPath` paid a dispatch and
+/// the walk to that object again.
+fn fuse_path_runs(p: &mut Program) {
+    let mut code = std::mem::take(&mut p.code);
+    let targeted = jump_targets(&mut code);
+    // The run a printing `TextPath` can join: its slot, and its chain but the last name
+    // (which must be a name, not an index).
+    let key = |i: &Instr| match *i {
+        Instr::TextPath {
+            slot,
+            start,
+            len,
+            emit: true,
+            ..
+        } if len > 0 => {
+            let (start, len) = (start as usize, usize::from(len));
+            let last = *p.chains.get(start + len - 1)?;
+            (last & CHAIN_INDEX == 0).then_some((slot, p.chains.get(start..start + len - 1)?))
+        }
+        _ => None,
+    };
+    let mut new_at = vec![0u32; code.len() + 1];
+    let mut out = Vec::with_capacity(code.len());
+    let mut runs = Vec::new();
+    let mut k = 0;
+    while let Some(&ins) = code.get(k) {
+        new_at[k] = out.len() as u32;
+        let mut end = k + 1;
+        if let Some(first) = key(&ins) {
+            while end < code.len() && !targeted[end] && code.get(end).and_then(key) == Some(first) {
+                end += 1;
+            }
+        }
+        // One-name references (`$elem.id`) already print straight from the hinted member,
+        // so a run of them saves only the dispatches: short ones cost more than that.
+        let shortest = match ins {
+            Instr::TextPath { len: 1, .. } => MIN_ONE_NAME_RUN,
+            _ => 2,
+        };
+        if end - k < shortest {
+            out.push(ins);
+            k += 1;
+            continue;
+        }
+        let first = runs.len() as u32;
+        for (j, i) in code.iter().enumerate().take(end).skip(k) {
+            new_at[j] = out.len() as u32;
+            if let Instr::TextPath {
+                text, start, len, ..
+            } = *i
+            {
+                runs.push(RunItem { text, start, len });
+            }
+        }
+        let slot = key(&ins).map_or(0, |(slot, _)| slot);
+        out.push(Instr::PathRun {
+            slot,
+            first,
+            count: (end - k) as u32,
+        });
+        k = end;
+    }
+    new_at[code.len()] = out.len() as u32;
+    retarget(&mut out, &new_at);
     p.code = out;
+    p.runs = runs;
 }
 
 impl Compiler<'_> {

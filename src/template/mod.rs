@@ -732,6 +732,120 @@ mod tests {
         }
     }
 
+    fn render_body(src: &str, body: &str) -> String {
+        let t = Template::compile(src).unwrap();
+        let mut out = Vec::new();
+        let req = RequestData {
+            body: body.as_bytes(),
+            ..RequestData::default()
+        };
+        t.render(&req, None, &mut RenderState::new(), &mut out)
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn references_to_members_of_one_object_run_as_one_instruction() {
+        use bytecode::Instr;
+        let runs = |src: &str| {
+            let code = Template::compile(src).unwrap().program.code;
+            code.iter()
+                .filter_map(|i| match i {
+                    Instr::PathRun { count, .. } => Some(*count),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let set = "#set($r = $input.path('$'))";
+        // Chains that differ only in their last name, one after another, with text
+        // between them; a chain of another prefix (or slot) starts another run.
+        assert_eq!(
+            runs(&format!(
+                "{set}\"$r.a.b.x\", \"$r.a.b.y\", $r.a.b.z|$r.a.c.x $r.a.c.y $r.a.b.x"
+            )),
+            [3, 2]
+        );
+        // One-name references make a run from four on.
+        assert_eq!(
+            runs("#foreach($e in $input.path('$'))[$e.a $e.b $e.c]#end"),
+            Vec::<u32>::new()
+        );
+        assert_eq!(
+            runs("#foreach($e in $input.path('$'))[$e.a $e.b $e.c $e.d]#end"),
+            [4]
+        );
+        // A chain ending in an index is not part of a run.
+        assert_eq!(runs(&format!("{set}[$r.a.x $r.a.y $r.a[0]]")), [2]);
+    }
+
+    #[test]
+    fn a_run_prints_what_each_reference_prints_alone() {
+        let body = r#"{"a": {"b": {"x": "1", "y": 2.50, "z": {"k": 1}, "n": null, "e": "q\"r",
+            "l": [1, 2], "t": true}}, "s": "str",
+            "l": [{"id": "p", "v": true, "w": -0}, {"id": "q"}, 7]}"#;
+        let set = "#set($r = $input.path('$'))";
+        // Every member kind, a missing member, a missing object, a string where the
+        // object should be: each as the same reference renders on its own.
+        for refs in [
+            [
+                "$r.a.b.x",
+                "$r.a.b.y",
+                "$r.a.b.z",
+                "$r.a.b.n",
+                "$r.a.b.e",
+                "$r.a.b.none",
+                "$r.a.b.l",
+                "$r.a.b.t",
+            ],
+            [
+                "$r.a.none.x",
+                "$r.a.none.y",
+                "$r.a.none.z",
+                "$r.a.none.x",
+                "$r.a.none.n",
+                "$r.a.none.e",
+                "$r.a.none.y",
+                "$r.a.none.t",
+            ],
+            [
+                "$r.s.x", "$r.s.y", "$r.s.z", "$r.s.x", "$r.s.n", "$r.s.e", "$r.s.y", "$r.s.t",
+            ],
+        ] {
+            let alone: Vec<String> = refs
+                .iter()
+                .map(|r| render_body(&format!("{set}{r}"), body))
+                .collect();
+            let together = render_body(&format!("{set}{}", refs.join("|")), body);
+            assert_eq!(together, alone.join("|"), "{refs:?}");
+        }
+        assert_eq!(
+            render_body(
+                &format!("{set}$r.a.b.x|$r.a.b.y|$r.a.b.z|$r.a.b.e|$r.a.b.l|$r.a.b.n|"),
+                body
+            ),
+            "1|2.5|{k=1}|q\"r|[1,2]||"
+        );
+        // Items of a list, one lacking members, then one that is not an object; as the
+        // same references render apart (an empty `#if` between each keeps them apart).
+        let run = "#foreach($e in $input.path('$.l'))[$e.id,$e.v,$e.w,$e.id]#end";
+        let apart = run.replace(",$", ",#if(true)#end$");
+        assert_eq!(render_body(run, body), render_body(&apart, body));
+        assert_eq!(render_body(run, body), "[p,true,-0.0,p][q,,,q][,,,]");
+        // A document changed by a `put` before the run: the run reads the change.
+        assert_eq!(
+            render_body(
+                &format!("{set}#set($d = $r.a.b.put('x', 'changed'))$r.a.b.x|$r.a.b.y|$r.a.b.x"),
+                body
+            ),
+            "changed|2.5|changed"
+        );
+        // A map built by the template, not a document.
+        assert_eq!(
+            render("#set($m = {\"a\": {\"x\": 1, \"y\": [2]}})$m.a.x $m.a.y $m.a.z.").unwrap(),
+            "1 [2] ."
+        );
+    }
+
     #[test]
     fn foreach_stops_after_the_aws_limit() {
         let out = render("#foreach($i in [1..5000])x#end").unwrap();

@@ -9,7 +9,7 @@ use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
 use super::bytecode::{
-    CHAIN_INDEX, ChainKey, Const, Instr, LOOP_PROPS, Program, SLOT_CONTEXT, SLOT_FOREACH,
+    CHAIN_INDEX, ChainKey, Const, Instr, LOOP_PROPS, Program, RunItem, SLOT_CONTEXT, SLOT_FOREACH,
     SLOT_INPUT, SLOT_STAGE_VARIABLES, SLOT_UTIL, SLOT_VELOCITY_COUNT, TEXT_SLACK, UtilFn,
 };
 use super::copy::append;
@@ -398,6 +398,9 @@ pub fn run(
                     sink.write_text(text, s as usize, e as usize)?;
                 }
                 vm.path(slot.into(), start, len.into(), emit, &mut sink)?;
+            }
+            Instr::PathRun { slot, first, count } => {
+                vm.path_run(slot.into(), first, count, text, &mut sink)?;
             }
             Instr::Attr(n) => {
                 let next_attr = matches!(code.get(pc), Some(Instr::Attr(_)));
@@ -814,6 +817,76 @@ impl Vm<'_, '_, '_, '_> {
             Some(node) => doc.printed_bytes(node),
             None => member_text_missed(doc, j.node, k, hint),
         }
+    }
+
+    /// A [`Instr::PathRun`]: each item as its `TextPath` would print it, with the object
+    /// its last name is looked up in found once, from the first item's chain. An item
+    /// whose member is missing or does not print as it is written (a container, `null`,
+    /// a converted document) goes the way of its `TextPath`.
+    #[inline(never)]
+    fn path_run(
+        &mut self,
+        slot: u32,
+        first: u32,
+        count: u32,
+        text: &[u8],
+        sink: &mut Sink<'_>,
+    ) -> Result<(), TemplateError> {
+        let p = self.p;
+        let items = p
+            .runs
+            .get(first as usize..first as usize + count as usize)
+            .unwrap_or(&[]);
+        // The document held here rather than borrowed from the slot for each item (which
+        // cost more than the reference count).
+        let base = items.first().and_then(|it| self.run_base(slot, it));
+        for it in items {
+            if let Some(&(s, e)) = p.texts.get(it.text as usize) {
+                sink.write_text(text, s as usize, e as usize)?;
+            }
+            if let Some((doc, obj)) = &base
+                && doc.unconverted()
+            {
+                // The last name's key and hint, as the item's own walk would use them.
+                let at = it.start as usize + usize::from(it.len) - 1;
+                if let (Some(k), Some(hint)) = (p.chain_keys.get(at), self.hints.get_mut(at)) {
+                    let t = match doc.at_hint(*obj, &k.name, k.sig, *hint) {
+                        Some(node) => doc.printed_bytes(node),
+                        None => member_text_missed(doc, *obj, k, hint),
+                    };
+                    if let Some(t) = t {
+                        sink.write(t)?;
+                        continue;
+                    }
+                }
+            }
+            self.path(slot, it.start, it.len.into(), true, sink)?;
+        }
+        Ok(())
+    }
+
+    /// The document of `slot`'s value and the node its chain `it` but the last name
+    /// reaches, while nothing in that document was converted.
+    fn run_base(&mut self, slot: u32, it: &RunItem) -> Option<(Rc<json_doc::Doc>, u32)> {
+        let p = self.p;
+        let Value::Json(j) = self.slots.get(slot as usize)? else {
+            return None;
+        };
+        if !j.doc.unconverted() {
+            return None;
+        }
+        let (doc, mut node) = (&j.doc, j.node);
+        let start = it.start as usize;
+        for at in start..start + usize::from(it.len).checked_sub(1)? {
+            let n = *p.chains.get(at)?;
+            node = if n & CHAIN_INDEX != 0 {
+                doc.item(node, (n & !CHAIN_INDEX) as usize)?
+            } else {
+                let k = p.chain_keys.get(at)?;
+                doc.get_hinted(node, &k.name, k.sig, self.hints.get_mut(at)?)?
+            };
+        }
+        Some((doc.clone(), node))
     }
 
     /// `$var.a.b.c` in one step: straight down the JSON tape while members exist and
