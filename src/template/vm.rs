@@ -844,20 +844,19 @@ impl Vm<'_, '_, '_, '_> {
             if let Some(&(s, e)) = p.texts.get(it.text as usize) {
                 sink.write_text(text, s as usize, e as usize)?;
             }
+            // The last name's key and hint, as the item's own walk would use them.
+            let at = (it.start as usize + usize::from(it.len)).wrapping_sub(1);
             if let Some((doc, obj)) = &base
                 && doc.unconverted()
+                && let (Some(k), Some(hint)) = (p.chain_keys.get(at), self.hints.get_mut(at))
             {
-                // The last name's key and hint, as the item's own walk would use them.
-                let at = it.start as usize + usize::from(it.len) - 1;
-                if let (Some(k), Some(hint)) = (p.chain_keys.get(at), self.hints.get_mut(at)) {
-                    let t = match doc.at_hint(*obj, &k.name, k.sig, *hint) {
-                        Some(node) => doc.printed_bytes(node),
-                        None => member_text_missed(doc, *obj, k, hint),
-                    };
-                    if let Some(t) = t {
-                        sink.write(t)?;
-                        continue;
-                    }
+                let t = match doc.at_hint(*obj, &k.name, k.sig, *hint) {
+                    Some(node) => doc.printed_bytes(node),
+                    None => member_text_missed(doc, *obj, k, hint),
+                };
+                if let Some(t) = t {
+                    sink.write(t)?;
+                    continue;
                 }
             }
             self.path(slot, it.start, it.len.into(), true, sink)?;
