@@ -813,10 +813,7 @@ impl Vm<'_, '_, '_, '_> {
         }
         let k = self.p.chain_keys.get(at as usize)?;
         let hint = self.hints.get_mut(at as usize)?;
-        match doc.at_hint(j.node, &k.name, k.sig, *hint) {
-            Some(node) => doc.printed_bytes(node),
-            None => member_text_missed(doc, j.node, k, hint),
-        }
+        printed_member(doc, j.node, k, hint)
     }
 
     /// A [`Instr::PathRun`]: each item as its `TextPath` would print it, with the object
@@ -849,15 +846,10 @@ impl Vm<'_, '_, '_, '_> {
             if let Some((doc, obj)) = &base
                 && doc.unconverted()
                 && let (Some(k), Some(hint)) = (p.chain_keys.get(at), self.hints.get_mut(at))
+                && let Some(t) = printed_member(doc, *obj, k, hint)
             {
-                let t = match doc.at_hint(*obj, &k.name, k.sig, *hint) {
-                    Some(node) => doc.printed_bytes(node),
-                    None => member_text_missed(doc, *obj, k, hint),
-                };
-                if let Some(t) = t {
-                    sink.write(t)?;
-                    continue;
-                }
+                sink.write(t)?;
+                continue;
             }
             self.path(slot, it.start, it.len.into(), true, sink)?;
         }
@@ -877,13 +869,7 @@ impl Vm<'_, '_, '_, '_> {
         let (doc, mut node) = (&j.doc, j.node);
         let start = it.start as usize;
         for at in start..start + usize::from(it.len).checked_sub(1)? {
-            let n = *p.chains.get(at)?;
-            node = if n & CHAIN_INDEX != 0 {
-                doc.item(node, (n & !CHAIN_INDEX) as usize)?
-            } else {
-                let k = p.chain_keys.get(at)?;
-                doc.get_hinted(node, &k.name, k.sig, self.hints.get_mut(at)?)?
-            };
+            node = tape_step(p, &mut self.hints, doc, node, *p.chains.get(at)?, at)?;
         }
         Some((doc.clone(), node))
     }
@@ -933,18 +919,10 @@ impl Vm<'_, '_, '_, '_> {
                     cache.root = node;
                 }
                 while let Some((&n, tail)) = rest.split_first() {
-                    let found = if n & CHAIN_INDEX != 0 {
-                        // Only an array's item is read off the tape; anything else (an
-                        // object's member "0", a miss) goes to `builtins::index` below,
-                        // as an `Index` would.
-                        doc.item(node, (n & !CHAIN_INDEX) as usize)
-                    } else {
-                        let at = start as usize + depth;
-                        match (p.chain_keys.get(at), self.hints.get_mut(at)) {
-                            (Some(k), Some(hint)) => doc.get_hinted(node, &k.name, k.sig, hint),
-                            _ => None,
-                        }
-                    };
+                    // A miss (or an index on anything but an array: an object's member
+                    // "0") goes to `builtins::index` or `property` below, as an `Index`
+                    // or `Attr` would.
+                    let found = tape_step(p, &mut self.hints, doc, node, n, start as usize + depth);
                     match found {
                         Some(c) => node = c,
                         None => break,
@@ -1320,7 +1298,41 @@ fn close_loop(ws: &mut Workspace, slots: &mut [Value]) -> usize {
     l.exit as usize
 }
 
-/// [`Vm::member_text`] when the hint did not hold: the lookup, which updates the hint.
+/// One step of a chain down the tape: from `node`, element `at` of the program's chains
+/// (`n`, a name or a constant index), looked up where its hint says first. `None` when the
+/// tape cannot answer: a missing member, or an index on anything but an array.
+#[inline(always)]
+fn tape_step(
+    p: &Program,
+    hints: &mut [u32],
+    doc: &json_doc::Doc,
+    node: u32,
+    n: u32,
+    at: usize,
+) -> Option<u32> {
+    if n & CHAIN_INDEX != 0 {
+        return doc.item(node, (n & !CHAIN_INDEX) as usize);
+    }
+    let (k, hint) = (p.chain_keys.get(at)?, hints.get_mut(at)?);
+    doc.get_hinted(node, &k.name, k.sig, hint)
+}
+
+/// The text of member `k` of object `obj` as printed (`None` when it is missing or does not
+/// print as written), looked up where `hint` says first; a miss is out of line.
+#[inline(always)]
+fn printed_member<'d>(
+    doc: &'d json_doc::Doc,
+    obj: u32,
+    k: &ChainKey,
+    hint: &mut u32,
+) -> Option<&'d [u8]> {
+    match doc.at_hint(obj, &k.name, k.sig, *hint) {
+        Some(node) => doc.printed_bytes(node),
+        None => member_text_missed(doc, obj, k, hint),
+    }
+}
+
+/// [`printed_member`] when the hint did not hold: the lookup, which updates the hint.
 #[cold]
 #[inline(never)]
 fn member_text_missed<'d>(
