@@ -238,8 +238,8 @@ pub struct Program {
     pub texts: Vec<(u32, u32)>,
     /// The items of `PathRun`s.
     pub runs: Vec<RunItem>,
-    /// The template source followed by [`TEXT_SLACK`] spaces, which the spans of `Text`
-    /// and `TextPath` index: a short span is copied as one fixed-size block (see
+    /// The template source followed by [`TEXT_SLACK`] spaces, which the spans of `Text`,
+    /// `TextPath` and `PathRun` items index: a short span is copied as one fixed-size block (see
     /// `vm::Sink::write_text`).
     pub text: Box<[u8]>,
     pub slot_count: u32,

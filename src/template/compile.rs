@@ -201,9 +201,10 @@ fn fuse_path_runs(p: &mut Program) {
     let mut k = 0;
     while let Some(&ins) = code.get(k) {
         new_at[k] = out.len() as u32;
+        let group = key(&ins);
         let mut end = k + 1;
-        if let Some(first) = key(&ins) {
-            while end < code.len() && !targeted[end] && code.get(end).and_then(key) == Some(first) {
+        if group.is_some() {
+            while end < code.len() && !targeted[end] && code.get(end).and_then(key) == group {
                 end += 1;
             }
         }
@@ -228,7 +229,7 @@ fn fuse_path_runs(p: &mut Program) {
                 runs.push(RunItem { text, start, len });
             }
         }
-        let slot = key(&ins).map_or(0, |(slot, _)| slot);
+        let slot = group.map_or(0, |(slot, _)| slot);
         out.push(Instr::PathRun {
             slot,
             first,
