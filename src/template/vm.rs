@@ -1328,14 +1328,14 @@ fn printed_member<'d>(
 ) -> Option<&'d [u8]> {
     match doc.at_hint(obj, &k.name, k.sig, *hint) {
         Some(node) => doc.printed_bytes(node),
-        None => member_text_missed(doc, obj, k, hint),
+        None => printed_member_missed(doc, obj, k, hint),
     }
 }
 
 /// [`printed_member`] when the hint did not hold: the lookup, which updates the hint.
 #[cold]
 #[inline(never)]
-fn member_text_missed<'d>(
+fn printed_member_missed<'d>(
     doc: &'d json_doc::Doc,
     obj: u32,
     k: &ChainKey,
