@@ -175,7 +175,10 @@ pub enum Instr {
 /// true }` on the run's slot.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunItem {
-    pub text: u32,
+    /// The span of the text before the reference (`texts[text]` of its `TextPath`, copied
+    /// here: one load fewer per item).
+    pub s: u32,
+    pub e: u32,
     pub start: u32,
     pub len: u16,
 }

@@ -226,7 +226,8 @@ fn fuse_path_runs(p: &mut Program) {
                 text, start, len, ..
             } = *i
             {
-                runs.push(RunItem { text, start, len });
+                let (s, e) = p.texts.get(text as usize).copied().unwrap_or((0, 0));
+                runs.push(RunItem { s, e, start, len });
             }
         }
         let slot = group.map_or(0, |(slot, _)| slot);

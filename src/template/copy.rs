@@ -14,12 +14,26 @@ pub fn append(v: &mut Vec<u8>, b: &[u8]) {
         return;
     }
     let len = v.len();
-    let (src, dst) = (b.as_ptr(), v.as_mut_ptr());
-    // SAFETY: `n <= 32` bytes fit the spare capacity checked above, every read is within
-    // `b`, and `b` cannot overlap `v`'s spare capacity. Two blocks of `w` bytes each
-    // (`w <= n <= 2w`), the second ending where `b` ends, together cover `b`.
+    // SAFETY: `n <= 32` bytes fit the spare capacity checked above, and `b` cannot
+    // overlap `v`'s spare capacity.
     unsafe {
-        let dst = dst.add(len);
+        copy_short(b, v.as_mut_ptr().add(len));
+        v.set_len(len + n);
+    }
+}
+
+/// Copies `b` (at most 32 bytes) to `dst`.
+///
+/// # Safety
+/// `dst` is valid for writes of `b.len()` bytes and does not overlap `b`.
+#[inline(always)]
+pub unsafe fn copy_short(b: &[u8], dst: *mut u8) {
+    let (n, src) = (b.len(), b.as_ptr());
+    debug_assert!(n <= 32);
+    // SAFETY: every read is within `b` and every write within the `n` bytes at `dst` (the
+    // caller's promise). Two blocks of `w` bytes each (`w <= n <= 2w`), the second ending
+    // where `b` ends, together cover `b`.
+    unsafe {
         let two = |w: usize| {
             std::ptr::copy_nonoverlapping(src, dst, w);
             std::ptr::copy_nonoverlapping(src.add(n - w), dst.add(n - w), w);
@@ -33,7 +47,6 @@ pub fn append(v: &mut Vec<u8>, b: &[u8]) {
             1 => *dst = *src,
             _ => {}
         }
-        v.set_len(len + n);
     }
 }
 

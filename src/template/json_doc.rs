@@ -1604,15 +1604,18 @@ impl Doc {
     /// `hint` nodes into the object ([`Self::get_hinted`] without its fallback).
     #[inline(always)]
     pub fn at_hint(&self, obj: u32, key: &str, sig: u64, hint: u32) -> Option<u32> {
-        let at = obj.saturating_add(hint);
-        if hint != 0
-            && let Some(k) = self.nodes.get(at as usize)
+        // No test of the hint against 0 ("none yet") nor of the node's kind: at or after
+        // `obj`, the nodes whose `next` is `obj` are exactly `obj`'s keys (every other
+        // node's `next` is past itself), and a key on a tape is always a `Str` (an escaped
+        // key sends the document to serde_json). Hint 0 is `obj` itself, never a key.
+        let at = obj as usize + hint as usize;
+        if let Some(k) = self.nodes.get(at)
             && k.next == obj
-            && k.kind == Kind::Str
             && k.payload == sig
             && (key.len() <= SIG_BYTES || self.key_eq(k, key.as_bytes()))
         {
-            return Some(at + 1);
+            debug_assert!(k.kind == Kind::Str && hint != 0);
+            return Some(at as u32 + 1);
         }
         None
     }

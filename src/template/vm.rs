@@ -12,7 +12,7 @@ use super::bytecode::{
     CHAIN_INDEX, ChainKey, Const, Instr, LOOP_PROPS, Program, RunItem, SLOT_CONTEXT, SLOT_FOREACH,
     SLOT_INPUT, SLOT_STAGE_VARIABLES, SLOT_UTIL, SLOT_VELOCITY_COUNT, TEXT_SLACK, UtilFn,
 };
-use super::copy::append;
+use super::copy::{append, copy_short};
 use super::error::{ErrorKind, TemplateError};
 use super::scratch;
 use super::value::{Builtin, Entries, LoopInfo, MapKind, Value, arith, compare, loose_eq};
@@ -291,6 +291,44 @@ impl Sink<'_> {
             return Ok(());
         }
         self.write(text.get(s..e).unwrap_or(&[]))
+    }
+
+    /// [`Self::write_text`] of `text[s..e]`, then `b`: the text block and a short `b`
+    /// (most printed members) in one step, with one check of the room and of the size.
+    #[inline(always)]
+    fn write_text_then(
+        &mut self,
+        text: &[u8],
+        s: usize,
+        e: usize,
+        b: &[u8],
+    ) -> Result<(), TemplateError> {
+        let n = e.saturating_sub(s);
+        let out = &mut *self.out;
+        if self.captures.is_empty()
+            && n <= TEXT_SLACK
+            && b.len() <= 32
+            && out.capacity() - out.len() >= TEXT_SLACK + 32
+            && let Some(block) = text.get(s..s + TEXT_SLACK)
+        {
+            let len = out.len();
+            // SAFETY: `TEXT_SLACK` bytes, then `b` (at most 32) from `n <= TEXT_SLACK` on,
+            // fit the spare capacity checked above; the block is read from within `text`,
+            // and neither source overlaps the output's spare capacity. The `n + b.len()`
+            // bytes kept were just written.
+            unsafe {
+                let dst = out.as_mut_ptr().add(len);
+                std::ptr::copy_nonoverlapping(block.as_ptr(), dst, TEXT_SLACK);
+                copy_short(b, dst.add(n));
+                out.set_len(len + n + b.len());
+            }
+            if out.len() - self.start > MAX_OUTPUT_BYTES {
+                return Err(too_large());
+            }
+            return Ok(());
+        }
+        self.write_text(text, s, e)?;
+        self.write(b)
     }
 }
 
@@ -838,9 +876,7 @@ impl Vm<'_, '_, '_, '_> {
         // cost more than the reference count).
         let base = items.first().and_then(|it| self.run_base(slot, it));
         for it in items {
-            if let Some(&(s, e)) = p.texts.get(it.text as usize) {
-                sink.write_text(text, s as usize, e as usize)?;
-            }
+            let (s, e) = (it.s as usize, it.e as usize);
             // The last name's key and hint, as the item's own walk would use them.
             let at = (it.start as usize + usize::from(it.len)).wrapping_sub(1);
             if let Some((doc, obj)) = &base
@@ -848,9 +884,10 @@ impl Vm<'_, '_, '_, '_> {
                 && let (Some(k), Some(hint)) = (p.chain_keys.get(at), self.hints.get_mut(at))
                 && let Some(t) = printed_member(doc, *obj, k, hint)
             {
-                sink.write(t)?;
+                sink.write_text_then(text, s, e, t)?;
                 continue;
             }
+            sink.write_text(text, s, e)?;
             self.path(slot, it.start, it.len.into(), true, sink)?;
         }
         Ok(())
