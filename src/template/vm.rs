@@ -432,9 +432,16 @@ pub fn run(
                 len,
                 emit,
             } => {
-                if let Some(&(s, e)) = p.texts.get(k as usize) {
-                    sink.write_text(text, s as usize, e as usize)?;
+                let (s, e) = p.texts.get(k as usize).copied().unwrap_or((0, 0));
+                // A one-name member printed from the body: with its text, in one write.
+                if emit
+                    && len == 1
+                    && let Some(t) = vm.member_text(slot.into(), start)
+                {
+                    sink.write_text_then(text, s as usize, e as usize, t)?;
+                    continue;
                 }
+                sink.write_text(text, s as usize, e as usize)?;
                 vm.path(slot.into(), start, len.into(), emit, &mut sink)?;
             }
             Instr::PathRun { slot, first, count } => {
