@@ -894,10 +894,24 @@ impl Vm<'_, '_, '_, '_> {
                 sink.write_text_then(text, s, e, t)?;
                 continue;
             }
-            sink.write_text(text, s, e)?;
-            self.path(slot, it.start, it.len.into(), true, sink)?;
+            self.run_item_walked(slot, it, text, sink)?;
         }
         Ok(())
+    }
+
+    /// A [`Instr::PathRun`] item that does not print from the run's object: its
+    /// `TextPath`. Out of line, so the run's loop keeps its state in registers.
+    #[cold]
+    #[inline(never)]
+    fn run_item_walked(
+        &mut self,
+        slot: u32,
+        it: &RunItem,
+        text: &[u8],
+        sink: &mut Sink<'_>,
+    ) -> Result<(), TemplateError> {
+        sink.write_text(text, it.s as usize, it.e as usize)?;
+        self.path(slot, it.start, it.len.into(), true, sink)
     }
 
     /// The document of `slot`'s value and the node its chain `it` but the last name
