@@ -115,6 +115,12 @@ impl<'t> Padded<'t> {
         unsafe { *self.b.get_unchecked(i) }
     }
 
+    /// The two bytes at `i` (at most `n`), little-endian.
+    #[inline(always)]
+    fn pair(self, i: usize) -> u16 {
+        u16::from_le_bytes(*self.block(i).first_chunk::<2>().unwrap_or(&[0; 2]))
+    }
+
     /// The 16 bytes at `i`, which is at most `n`.
     #[inline(always)]
     fn block(self, i: usize) -> &'t [u8; 16] {
@@ -1182,22 +1188,27 @@ impl Builder<'_> {
                     self.possible_duplicate(me, key, count);
                 }
                 bloom |= 1 << h;
-                i = ws_at(p, i);
-                if p.at(i) != b':' {
-                    return Err(());
-                }
-                // `"key": value` (pretty-printed) and `"key":value` (compact): the one
-                // space or none is stepped over here, so `value_at` finds no whitespace
-                // to skip. Branches (other layouts are out of line), not an addition of
-                // a comparison: the next position then does not wait for the load.
-                let after = p.at(i + 1);
-                i = if after == b' ' {
-                    i + 2
-                } else if after > b' ' {
-                    i + 1
+                // `"key": value` (pretty-printed): the colon and the space in one compare.
+                if p.pair(i) == u16::from_le_bytes(*b": ") {
+                    i += 2;
                 } else {
-                    after_colon(p, i)
-                };
+                    i = ws_at(p, i);
+                    if p.at(i) != b':' {
+                        return Err(());
+                    }
+                    // `"key":value` (compact), and `"key" : value`: the one space or none
+                    // is stepped over here, so `value_at` finds no whitespace to skip.
+                    // Branches (other layouts are out of line), not an addition of a
+                    // comparison: the next position then does not wait for the load.
+                    let after = p.at(i + 1);
+                    i = if after == b' ' {
+                        i + 2
+                    } else if after > b' ' {
+                        i + 1
+                    } else {
+                        after_colon(p, i)
+                    };
+                }
                 i = self.value_at(i, depth + 1, &mut win)?;
                 count += 1;
                 // Pretty-printed members repeat their layout: a comma right after the value
