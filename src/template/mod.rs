@@ -847,6 +847,31 @@ mod tests {
     }
 
     #[test]
+    fn runs_and_references_that_share_a_prefix_resolve_it_once_and_correctly() {
+        // A run's object is found through the chain cache: a run after a reference with the
+        // same prefix resumes after it, and a reference after a run resumes after the run's
+        // object. Loop items of other shapes (a missing object, a string, an object with
+        // other keys) must not reuse what an earlier item resolved.
+        let body = r#"{"l": [
+            {"d": {"c": {"v": "c1", "n": "cn1"}, "r": {"v": "r1", "n": "rn1"}, "s": "s1"}},
+            {"d": {"r": {"n": "rn2", "v": "r2"}, "c": {"v": "c2"}}},
+            {"d": "text"},
+            {"x": 1},
+            {"d": {"c": {"v": 3, "n": [1]}, "r": {}, "s": {"k": 2}}}
+        ]}"#;
+        let run = "#foreach($e in $input.path('$.l'))[$e.d.c.v ($e.d.c.n) $e.d.r.v ($e.d.r.n) \
+                   $e.d.s $e.d.c.v]#end";
+        let apart = run.replace("$e.d", "#if(true)#end$e.d");
+        assert_ne!(run, apart);
+        assert_eq!(render_body(run, body), render_body(&apart, body));
+        assert_eq!(
+            render_body(run, body),
+            "[c1 (cn1) r1 (rn1) s1 c1][c2 () r2 (rn2)  c2][ ()  ()  ][ ()  ()  ]\
+             [3 ([1])  () {k=2} 3]"
+        );
+    }
+
+    #[test]
     fn foreach_stops_after_the_aws_limit() {
         let out = render("#foreach($i in [1..5000])x#end").unwrap();
         assert_eq!(out.len(), MAX_FOREACH_ITERATIONS as usize);

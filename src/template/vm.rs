@@ -924,12 +924,19 @@ impl Vm<'_, '_, '_, '_> {
         if !j.doc.unconverted() {
             return None;
         }
-        let (doc, mut node) = (&j.doc, j.node);
         let start = it.start as usize;
-        for at in start..start + usize::from(it.len).checked_sub(1)? {
-            node = tape_step(p, &mut self.hints, doc, node, *p.chains.get(at)?, at)?;
+        let chain = p
+            .chains
+            .get(start..start + usize::from(it.len).checked_sub(1)?)?;
+        if chain.is_empty() {
+            return Some((j.doc.clone(), j.node));
         }
-        Some((doc.clone(), node))
+        // Through the chain cache, so a run after a reference that shares its prefix
+        // (`$e.detail.a.x` after `$e.detail.b.y`) resumes after it, and a reference after
+        // the run resumes after the run's object.
+        let cache = &mut self.chain_cache;
+        let (node, depth) = walk_tape(p, cache, &mut self.hints, &j.doc, j.node, chain, start);
+        (depth == chain.len()).then(|| (j.doc.clone(), node))
     }
 
     /// `$var.a.b.c` in one step: straight down the JSON tape while members exist and
@@ -959,40 +966,20 @@ impl Vm<'_, '_, '_, '_> {
         let mut rest = chain;
         let mut v = match root {
             Value::Json(j) if j.doc.unconverted() => {
-                let (doc, mut node) = (&j.doc, j.node);
-                let cache = &mut self.chain_cache;
-                let mut depth = 0;
-                if cache.doc.as_ref().is_some_and(|d| Rc::ptr_eq(d, doc)) && cache.root == node {
-                    // Resume after the prefix the previous chain resolved.
-                    while let Some((&n, tail)) = rest.split_first() {
-                        if depth >= cache.depth || cache.names[depth] != n {
-                            break;
-                        }
-                        node = cache.nodes[depth];
-                        depth += 1;
-                        rest = tail;
-                    }
-                } else {
-                    cache.doc = Some(doc.clone());
-                    cache.root = node;
-                }
-                while let Some((&n, tail)) = rest.split_first() {
-                    // A miss (or an index on anything but an array: an object's member
-                    // "0") goes to `builtins::index` or `property` below, as an `Index`
-                    // or `Attr` would.
-                    let found = tape_step(p, &mut self.hints, doc, node, n, start as usize + depth);
-                    match found {
-                        Some(c) => node = c,
-                        None => break,
-                    }
-                    if depth < CHAIN_CACHE {
-                        cache.names[depth] = n;
-                        cache.nodes[depth] = node;
-                    }
-                    depth += 1;
-                    rest = tail;
-                }
-                cache.depth = depth.min(CHAIN_CACHE);
+                let doc = &j.doc;
+                let (node, depth) = walk_tape(
+                    p,
+                    &mut self.chain_cache,
+                    &mut self.hints,
+                    doc,
+                    j.node,
+                    chain,
+                    start as usize,
+                );
+                // What a miss left (or an index on anything but an array: an object's
+                // member "0") goes to `builtins::index` or `property` below, as an
+                // `Index` or `Attr` would.
+                rest = chain.get(depth..).unwrap_or(&[]);
                 if rest.is_empty() && emit {
                     // A string or a number printed right away goes to the output from the
                     // body's text, without a value.
@@ -1373,6 +1360,58 @@ fn tape_step(
     }
     let (k, hint) = (p.chain_keys.get(at)?, hints.get_mut(at)?);
     doc.get_hinted(node, &k.name, k.sig, hint)
+}
+
+/// Walks `chain` (the program's chain elements from index `start`) down the tape of `doc`
+/// from `node`, first through the prefix the previous walk from the same node resolved
+/// (`cache`), then by hinted lookups, recording the walk for the next one. Returns the
+/// node reached and how many elements it resolved (a miss ends the walk early). The
+/// document must be unconverted: its tape, and so every earlier walk, then holds.
+#[inline(always)]
+fn walk_tape(
+    p: &Program,
+    cache: &mut ChainCache,
+    hints: &mut [u32],
+    doc: &Rc<json_doc::Doc>,
+    mut node: u32,
+    chain: &[u32],
+    start: usize,
+) -> (u32, usize) {
+    let mut rest = chain;
+    let mut depth = 0;
+    let same_doc = cache.doc.as_ref().is_some_and(|d| Rc::ptr_eq(d, doc));
+    if same_doc && cache.root == node {
+        // Resume after the prefix the previous chain resolved.
+        while let Some((&n, tail)) = rest.split_first() {
+            if depth >= cache.depth || cache.names[depth] != n {
+                break;
+            }
+            node = cache.nodes[depth];
+            depth += 1;
+            rest = tail;
+        }
+    } else {
+        // Another root in the same document (the next item of a loop) keeps the
+        // document's reference as it is.
+        if !same_doc {
+            cache.doc = Some(doc.clone());
+        }
+        cache.root = node;
+    }
+    while let Some((&n, tail)) = rest.split_first() {
+        match tape_step(p, hints, doc, node, n, start + depth) {
+            Some(c) => node = c,
+            None => break,
+        }
+        if depth < CHAIN_CACHE {
+            cache.names[depth] = n;
+            cache.nodes[depth] = node;
+        }
+        depth += 1;
+        rest = tail;
+    }
+    cache.depth = depth.min(CHAIN_CACHE);
+    (node, depth)
 }
 
 /// The text of member `k` of object `obj` as printed (`None` when it is missing or does not
