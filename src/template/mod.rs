@@ -872,6 +872,29 @@ mod tests {
     }
 
     #[test]
+    fn members_and_the_text_before_them_print_whole_at_every_length() {
+        // A printed member goes out with the text before it in one write when the text
+        // fits a block and the member is short; longer ones take the general writes. Each
+        // length around those bounds, in a run of four and in a lone one-name reference.
+        for text_len in [0, 1, 31, 63, 64, 65, 130] {
+            for value_len in [0, 1, 31, 32, 33, 100] {
+                let t = "~".repeat(text_len);
+                let v = "v".repeat(value_len);
+                let body = format!(r#"[{{"a": "{v}", "b": "{v}", "c": "{v}", "d": "{v}"}}]"#);
+                let run =
+                    format!("#foreach($e in $input.path('$')){t}$e.a{t}$e.b{t}$e.c{t}$e.d#end");
+                assert_eq!(
+                    render_body(&run, &body),
+                    format!("{t}{v}").repeat(4),
+                    "text {text_len}, value {value_len}"
+                );
+                let one = format!("#foreach($e in $input.path('$')){t}$e.a|#end");
+                assert_eq!(render_body(&one, &body), format!("{t}{v}|"));
+            }
+        }
+    }
+
+    #[test]
     fn foreach_stops_after_the_aws_limit() {
         let out = render("#foreach($i in [1..5000])x#end").unwrap();
         assert_eq!(out.len(), MAX_FOREACH_ITERATIONS as usize);
