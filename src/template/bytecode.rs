@@ -171,14 +171,15 @@ pub enum Instr {
     UnbindArg(u32),
 }
 
-/// One printed reference of an [`Instr::PathRun`]: `TextPath { text, start, len, emit:
-/// true }` on the run's slot.
+/// One printed reference of an [`Instr::PathRun`]: what its `TextPath { text, start, len,
+/// emit: true }` on the run's slot held.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunItem {
     /// The span of the text before the reference (`texts[text]` of its `TextPath`, copied
     /// here: one load fewer per item).
     pub s: u32,
     pub e: u32,
+    /// The reference's chain: `chains[start..start + len]`.
     pub start: u32,
     pub len: u16,
 }
@@ -237,13 +238,13 @@ pub struct Program {
     /// step, and a one-name reference in a loop body for every item, read both).
     pub chain_keys: Vec<ChainKey>,
     pub paths: Vec<JsonPath>,
-    /// Source spans of the text parts of `TextPath` and of `PathRun`'s items.
+    /// Source spans of the text parts of `TextPath` (a `PathRun` item carries its own).
     pub texts: Vec<(u32, u32)>,
     /// The items of `PathRun`s.
     pub runs: Vec<RunItem>,
     /// The template source followed by [`TEXT_SLACK`] spaces, which the spans of `Text`,
-    /// `TextPath` and `PathRun` items index: a short span is copied as one fixed-size block (see
-    /// `vm::Sink::write_text`).
+    /// `TextPath` and `PathRun` items index: a short span is copied as one fixed-size
+    /// block (see `vm::Sink::write_text`).
     pub text: Box<[u8]>,
     pub slot_count: u32,
 }
