@@ -295,6 +295,8 @@ impl Sink<'_> {
 
     /// [`Self::write_text`] of `text[s..e]`, then `b`: the text block and a short `b`
     /// (most printed members) in one step, with one check of the room and of the size.
+    /// `write_text` keeps its own body: as this with an empty `b`, it cost 052, 055 and
+    /// 056 about 70 instructions a render more.
     #[inline(always)]
     fn write_text_then(
         &mut self,
