@@ -98,7 +98,8 @@ enum Command {
         #[arg(long)]
         request: PathBuf,
         /// Instead of printing the output, render repeatedly for this many milliseconds and
-        /// print the rate (used by bench/templates-vs-peers.sh).
+        /// print the rate over them and the median rate of their ten equal slices (used by
+        /// bench/templates-vs-peers.sh).
         #[arg(long, value_name = "MS")]
         bench_ms: Option<u64>,
     },

@@ -226,6 +226,53 @@ fn vtl_single_cases_through_tollgate_render() {
     );
 }
 
+/// `render --bench-ms` (what `bench/templates-vs-peers.sh` reads) renders in timed slices
+/// and prints the whole-budget rate, the count and the median slice's rate, all positive
+/// and consistent with each other.
+#[test]
+fn render_bench_mode_prints_the_whole_and_median_slice_rates() {
+    let dir = std::env::temp_dir().join(format!("tollgate-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_, case) = cases("single")
+        .into_iter()
+        .find(|(n, _)| n.starts_with("055-"))
+        .expect("case 055");
+    let (tpl, req) = (dir.join("t.vtl"), dir.join("r.json"));
+    std::fs::write(&tpl, case["template"].as_str().unwrap()).unwrap();
+    std::fs::write(&req, request_json(&case).to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["render", "--bench-ms", "200", "--request"])
+        .arg(&req)
+        .arg(&tpl)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{out:?}");
+    let line = String::from_utf8(out.stdout).unwrap();
+    let kv: std::collections::HashMap<&str, f64> = line
+        .split_whitespace()
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k, v.parse::<f64>().unwrap()))
+        .collect();
+    let keys = [
+        "renders_per_sec",
+        "renders",
+        "seconds",
+        "median_slice_per_sec",
+    ];
+    assert_eq!(kv.len(), keys.len(), "{line:?}");
+    for k in keys {
+        assert!(kv.get(k).is_some_and(|v| *v > 0.0), "{k} in {line:?}");
+    }
+    // Ten slices of 20 ms: the budget is spent (and not much more), in whole batches of
+    // 64 renders, and the whole-budget rate is the count over the time.
+    let (n, secs) = (kv["renders"], kv["seconds"]);
+    assert!((0.2..2.0).contains(&secs), "{line:?}");
+    assert_eq!(n % 64.0, 0.0, "{line:?}");
+    let whole = kv["renders_per_sec"];
+    assert!((whole - n / secs).abs() <= 0.01 * whole + 1.0, "{line:?}");
+}
+
 /// Runs one pipeline case in-process; returns (status, response headers, body).
 fn run_pipeline(case: &J) -> (u16, Vec<(String, String)>, String) {
     let mut owned = OwnedRequest::from_json(&request_json(case));
