@@ -1501,6 +1501,10 @@ impl Doc {
         n.end.saturating_sub(n.start) as usize
     }
 
+    pub fn is_null(&self, i: u32) -> bool {
+        self.node(i).kind == Kind::Null
+    }
+
     pub fn is_str(&self, i: u32) -> bool {
         matches!(self.node(i).kind, Kind::Str | Kind::EscStr)
     }

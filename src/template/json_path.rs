@@ -121,18 +121,10 @@ impl JsonPath {
         if let Value::Json(j) = &root
             && j.doc.unconverted()
         {
-            let doc = &j.doc;
-            let mut node = j.node;
-            for (seg, &sig) in self.segs.iter().zip(&self.sigs) {
-                match child(doc, node, seg, sig) {
-                    Some(c) => node = c,
-                    None => return Value::Null,
-                }
-            }
-            return if node == j.node {
-                root
-            } else {
-                Doc::value(doc, node)
+            return match self.node_in(&j.doc, j.node) {
+                None => Value::Null,
+                Some(node) if node == j.node => root,
+                Some(node) => Doc::value(&j.doc, node),
             };
         }
         // One value in, one value out: no intermediate lists.
@@ -144,6 +136,25 @@ impl JsonPath {
             }
         }
         cur
+    }
+
+    /// Whether the path names one node at most (no wildcards, slices, unions or `..`).
+    pub fn is_definite(&self) -> bool {
+        self.definite
+    }
+
+    /// The node this definite path leads to from `node` of a document nothing has
+    /// converted (straight down its tape); `None` when a step is absent or the path is
+    /// not definite.
+    pub fn node_in(&self, doc: &Doc, node: u32) -> Option<u32> {
+        if !self.definite {
+            return None;
+        }
+        let mut node = node;
+        for (seg, &sig) in self.segs.iter().zip(&self.sigs) {
+            node = child(doc, node, seg, sig)?;
+        }
+        Some(node)
     }
 
     /// Evaluates against `root`. Definite paths give the value or `Null`; others a JSON list.

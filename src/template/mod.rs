@@ -1196,6 +1196,77 @@ mod tests {
     }
 
     #[test]
+    fn input_json_printed_from_the_tape_matches_the_general_path() {
+        // `$input.json(P)` printed goes straight down the body's tape; once the document
+        // is converted (here by a `remove` of an absent key, which changes nothing) it
+        // goes through values. Both must print the same, for present, absent and null
+        // members, indexes, non-definite paths and escaped output.
+        let bodies = [
+            r#"{"a": "x\"y\u00e9", "n": null, "o": {"k": [1, 2.50, {"z": true}], "e": {}}, "l": [1, "s", null, [], -0.0, 1e300]}"#,
+            r#"{}"#,
+            r#"{"only": 3}"#,
+        ];
+        let paths = [
+            "$",
+            "$.a",
+            "$.n",
+            "$.missing",
+            "$.o",
+            "$.o.k",
+            "$.o.k[1]",
+            "$.o.k[-1]",
+            "$.o.k[-4]",
+            "$.o.k[9]",
+            "$.o.e",
+            "$.l",
+            "$.l[2]",
+            "$.l[4]",
+            "$.l[5]",
+            "$.a.b",
+            "$['o']['k'][0]",
+            "$..k",
+            "$.l[*]",
+            "$.o.*",
+            "$.only",
+        ];
+        let run = |body: &str, src: &str| {
+            let req = RequestData {
+                body: body.as_bytes(),
+                ..RequestData::default()
+            };
+            let t = Template::compile(src).unwrap();
+            let mut out = Vec::new();
+            t.render(&req, None, &mut RenderState::new(), &mut out)
+                .unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let convert = "#set($r = $input.path('$'))#set($x = $r.remove('zz'))";
+        for body in bodies {
+            for p in paths {
+                for wrap in [
+                    "[$input.json('P')]",
+                    "[$util.escapeJavaScript($input.json('P'))]",
+                ] {
+                    let e = wrap.replace('P', p);
+                    let (tape, general) = (run(body, &e), run(body, &format!("{convert}{e}")));
+                    assert_eq!(tape, general, "{e} over {body}");
+                }
+            }
+        }
+        let b = bodies[0];
+        assert_eq!(
+            run(b, "[$input.json('$.n')][$input.json('$.missing')]"),
+            "[][]"
+        );
+        assert_eq!(run(b, "$input.json('$.o.k')"), r#"[1,2.5,{"z":true}]"#);
+        assert_eq!(run(b, "$input.json('$.a')"), "\"x\\\"y\u{e9}\"");
+        assert_eq!(
+            run(b, "$util.escapeJavaScript($input.json('$.o.k[2]'))"),
+            r#"{\"z\":true}"#
+        );
+    }
+
+    #[test]
     fn escaped_output_is_held_to_the_output_cap() {
         // A string under the cap whose escaped form is over it (each `'` becomes `\'`),
         // printed by the two paths that escape straight into the output.

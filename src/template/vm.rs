@@ -205,6 +205,12 @@ impl Env<'_, '_> {
 
     /// The body parsed as JSON (empty body = `{}`, as API Gateway treats it).
     pub fn json_root(&mut self) -> Value {
+        self.parse_body();
+        self.body_json.clone().flatten().unwrap_or_default()
+    }
+
+    /// Parses the body into `body_json`, the first time.
+    fn parse_body(&mut self) {
         if self.body_json.is_none() {
             let body = self.body();
             let parsed = if body.iter().all(u8::is_ascii_whitespace) {
@@ -214,7 +220,6 @@ impl Env<'_, '_> {
             };
             self.body_json = Some(parsed);
         }
-        self.body_json.clone().flatten().unwrap_or_default()
     }
 }
 
@@ -1071,6 +1076,9 @@ impl Vm<'_, '_, '_, '_> {
         escaped: bool,
         sink: &mut Sink<'_>,
     ) -> Result<(), TemplateError> {
+        if emit && self.input_json_from_tape(i, escaped, sink)? {
+            return Ok(());
+        }
         let v = self.eval_path(i);
         if emit {
             // Printed right away: written once, without a string value.
@@ -1090,6 +1098,43 @@ impl Vm<'_, '_, '_, '_> {
             self.stack.push(builtins::to_json_string(&v));
             Ok(())
         }
+    }
+
+    /// `$input.json(path i)` printed straight from the body's tape, without a value for
+    /// the node found (a handle to make and drop, and a dispatch on it): what a definite
+    /// path over a body nothing has converted does. `false` when it is not that case.
+    fn input_json_from_tape(
+        &mut self,
+        i: u32,
+        escaped: bool,
+        sink: &mut Sink<'_>,
+    ) -> Result<bool, TemplateError> {
+        self.env.parse_body();
+        let (Some(Some(Value::Json(root))), Some(path)) =
+            (&self.env.body_json, self.p.paths.get(i as usize))
+        else {
+            return Ok(false);
+        };
+        if !root.doc.unconverted() {
+            return Ok(false);
+        }
+        let Some(node) = path.node_in(&root.doc, root.node) else {
+            // Absent (or not a definite path, which the general way evaluates).
+            return Ok(path.is_definite());
+        };
+        // `null` prints nothing, as a null value does.
+        if root.doc.is_null(node) {
+            return Ok(true);
+        }
+        let json = &mut self.ws.scratch;
+        json.clear();
+        json_doc::Doc::write_json(&root.doc, node, json, 0);
+        if escaped {
+            sink.write_with(|out| builtins::escape_javascript(json, out))?;
+        } else {
+            sink.write(json.as_bytes())?;
+        }
+        Ok(true)
     }
 
     /// Exactly `Load($context)` then `.identity` and/or `.name`.
