@@ -1128,6 +1128,9 @@ impl Vm<'_, '_, '_, '_> {
         }
         let json = &mut self.ws.scratch;
         json.clear();
+        // Room for the node's text as written (compact JSON is no longer, escapes aside)
+        // and a block more: short pieces are then copied inline, not with `memcpy`.
+        json.reserve(root.doc.text_len(node) + 32);
         json_doc::Doc::write_json(&root.doc, node, json, 0);
         if escaped {
             sink.write_with(|out| builtins::escape_javascript(json, out))?;
