@@ -380,10 +380,9 @@ pub fn run(
         .flatten()
         .unwrap_or_default();
     // As many variable slots as the program has (a fixed array on the stack cost a write
-    // and a drop for each of its entries, used or not).
-    // The two builtins pushed, not stored over the `Null`s: a store drops the old value,
-    // a call each. The slots come back empty (`Vm::drop`), and the program has at least
-    // the predefined ones.
+    // and a drop for each of its entries, used or not). The two builtins are pushed, not
+    // stored over `Null`s: a store drops the old value, a call each. The slots come back
+    // empty (`Vm::drop`), and every program has at least the predefined ones.
     let mut slots = std::mem::take(&mut ws.slots);
     debug_assert!(slots.is_empty() && p.slot_count > SLOT_UTIL);
     const _: () = assert!(SLOT_INPUT == 0 && SLOT_UTIL == 1);
