@@ -1229,17 +1229,7 @@ mod tests {
             "$.o.*",
             "$.only",
         ];
-        let run = |body: &str, src: &str| {
-            let req = RequestData {
-                body: body.as_bytes(),
-                ..RequestData::default()
-            };
-            let t = Template::compile(src).unwrap();
-            let mut out = Vec::new();
-            t.render(&req, None, &mut RenderState::new(), &mut out)
-                .unwrap();
-            String::from_utf8(out).unwrap()
-        };
+        let run = |body: &str, src: &str| render_body(src, body);
         let convert = "#set($r = $input.path('$'))#set($x = $r.remove('zz'))";
         for body in bodies {
             for p in paths {
