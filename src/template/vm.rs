@@ -1084,15 +1084,9 @@ impl Vm<'_, '_, '_, '_> {
             if v.is_null() {
                 return Ok(());
             }
-            let json = &mut self.ws.scratch;
-            json.clear();
-            json.reserve(v.size_hint());
-            v.write_json(json, 0);
-            if escaped {
-                sink.write_with(|out| builtins::escape_javascript(json, out))
-            } else {
-                sink.write(json.as_bytes())
-            }
+            print_json(&mut self.ws.scratch, v.size_hint(), escaped, sink, |json| {
+                v.write_json(json, 0)
+            })
         } else {
             self.stack.push(builtins::to_json_string(&v));
             Ok(())
@@ -1114,28 +1108,22 @@ impl Vm<'_, '_, '_, '_> {
         else {
             return Ok(false);
         };
-        if !root.doc.unconverted() {
+        if !path.is_definite() || !root.doc.unconverted() {
             return Ok(false);
         }
-        let Some(node) = path.node_in(&root.doc, root.node) else {
-            // Absent (or not a definite path, which the general way evaluates).
-            return Ok(path.is_definite());
-        };
-        // `null` prints nothing, as a null value does.
-        if root.doc.is_null(node) {
+        // Absent, or `null`: prints nothing, as a null value does.
+        let Some(node) = path
+            .node_in(&root.doc, root.node)
+            .filter(|&n| !root.doc.is_null(n))
+        else {
             return Ok(true);
-        }
-        let json = &mut self.ws.scratch;
-        json.clear();
+        };
         // Room for the node's text as written (compact JSON is no longer, escapes aside)
         // and a block more: short pieces are then copied inline, not with `memcpy`.
-        json.reserve(root.doc.text_len(node) + 32);
-        json_doc::Doc::write_json(&root.doc, node, json, 0);
-        if escaped {
-            sink.write_with(|out| builtins::escape_javascript(json, out))?;
-        } else {
-            sink.write(json.as_bytes())?;
-        }
+        let room = root.doc.text_len(node) + 32;
+        print_json(&mut self.ws.scratch, room, escaped, sink, |json| {
+            json_doc::Doc::write_json(&root.doc, node, json, 0)
+        })?;
         Ok(true)
     }
 
@@ -1414,6 +1402,26 @@ fn tape_step(
     }
     let (k, hint) = (p.chain_keys.get(at)?, hints.get_mut(at)?);
     doc.get_hinted(node, &k.name, k.sig, hint)
+}
+
+/// Prints the JSON `write` makes (`$input.json`'s), through `scratch` with `room` reserved
+/// in it; `escaped`: as `$util.escapeJavaScript` prints it.
+#[inline(always)]
+fn print_json(
+    scratch: &mut String,
+    room: usize,
+    escaped: bool,
+    sink: &mut Sink<'_>,
+    write: impl FnOnce(&mut String),
+) -> Result<(), TemplateError> {
+    scratch.clear();
+    scratch.reserve(room);
+    write(scratch);
+    if escaped {
+        sink.write_with(|out| builtins::escape_javascript(scratch, out))
+    } else {
+        sink.write(scratch.as_bytes())
+    }
 }
 
 /// Walks `chain` (the program's chain elements from index `start`) down the tape of `doc`
