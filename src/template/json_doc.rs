@@ -542,7 +542,7 @@ pub struct Doc {
     /// A copy of the body (values outlive the request's buffer), then the decoded values of
     /// strings with escapes, one after another (one buffer rather than a string each).
     /// `text` and `nodes` are per-thread spares ([`scratch`]), given back when the document
-    /// is dropped, or kept in it when the whole document is kept ([`recycle_parsed`]).
+    /// is dropped, or kept in it when the whole document is kept ([`keep_doc`]).
     text: String,
     nodes: Vec<Node>,
     /// An empty buffer the parser decodes escaped strings into before they join `text`:
@@ -557,21 +557,9 @@ pub struct Doc {
 thread_local! {
     static NODES: RefCell<Vec<Vec<Node>>> = const { RefCell::new(Vec::new()) };
     static TEXT: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-    static DOCS: RefCell<Docs> = const {
-        RefCell::new(Docs {
-            spare: Vec::new(),
-            parsed: Vec::new(),
-        })
-    };
-}
-
-/// A thread's documents (one thread-local for both lists: a parse and a recycle each
-/// reach it once).
-struct Docs {
-    /// Empty documents (with their buffers) ready for the next parse.
-    spare: Vec<Rc<Doc>>,
-    /// Documents parsed since the last [`recycle_parsed`].
-    parsed: Vec<Rc<Doc>>,
+    /// The thread's documents, each parsed into again once nothing else holds it (see
+    /// [`free_doc`]); at most [`scratch::MAX_SPARES`].
+    static DOCS: RefCell<Vec<Rc<Doc>>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Drop for Doc {
@@ -669,123 +657,104 @@ pub fn parse_str(s: &str) -> Parsed {
     if s.len() > (u32::MAX / 2) as usize - PAD {
         return Parsed::Invalid;
     }
-    let mut doc = spare_doc();
-    let (mut nodes, mut text, decoded) = match Rc::get_mut(&mut doc) {
-        Some(d) => (
-            std::mem::take(&mut d.nodes),
-            std::mem::take(&mut d.text),
-            std::mem::take(&mut d.decoded),
-        ),
-        None => (Vec::new(), String::new(), String::new()),
+    let mut doc = free_doc();
+    let Some(d) = Rc::get_mut(&mut doc) else {
+        // `free_doc` hands out documents nothing else holds.
+        return Parsed::Invalid;
     };
-    if nodes.capacity() == 0 {
-        nodes = scratch::take(&NODES);
+    if d.nodes.capacity() == 0 {
+        d.nodes = scratch::take(&NODES);
     }
-    if text.capacity() == 0 {
-        text = scratch::take(&TEXT);
+    if d.text.capacity() == 0 {
+        d.text = scratch::take(&TEXT);
     }
-    nodes.reserve(s.len() / 6 + 4);
+    d.nodes.reserve(s.len() / 6 + 4);
     let n = s.len();
-    text.reserve(n + PAD);
-    text.push_str(s);
+    d.text.reserve(n + PAD);
+    d.text.push_str(s);
     let mut b = Builder {
-        p: Padded::new(&mut text),
+        p: Padded::new(&mut d.text),
         t: s,
         i: 0,
-        nodes,
-        decoded,
+        nodes: std::mem::take(&mut d.nodes),
+        decoded: std::mem::take(&mut d.decoded),
         fallback: false,
     };
     let ok = b.value(0).is_ok() && ws_at(b.p, b.i) == n;
-    let result = match (ok, b.fallback) {
-        (true, false) => None,
-        (true, true) => Some(Parsed::Fallback),
-        (false, _) => Some(Parsed::Invalid),
+    let (nodes, mut decoded, fallback) = (b.nodes, b.decoded, b.fallback);
+    d.text.truncate(n);
+    d.nodes = nodes;
+    if ok && !fallback && !decoded.is_empty() {
+        d.text.push_str(&decoded);
+    }
+    decoded.clear();
+    d.decoded = decoded;
+    let result = match (ok, fallback) {
+        (true, false) => Parsed::Value(Doc::value(&doc, 0)),
+        (true, true) => Parsed::Fallback,
+        (false, _) => Parsed::Invalid,
     };
-    let (nodes, mut decoded) = (b.nodes, b.decoded);
-    text.truncate(n);
-    if let Some(failed) = result {
-        scratch::give(&NODES, nodes);
-        scratch::give(&TEXT, text);
-        scratch::give(&TEXT, decoded);
-        return failed;
-    }
-    if !decoded.is_empty() {
-        text.push_str(&decoded);
-        decoded.clear();
-    }
-    match Rc::get_mut(&mut doc) {
-        Some(d) => {
-            d.text = text;
-            d.nodes = nodes;
-            d.decoded = decoded;
-        }
-        None => {
-            doc = Rc::new(Doc {
-                text,
-                nodes,
-                decoded,
-                materialized: RefCell::new(Converted::default()),
-                converted: Cell::new(false),
-            });
-        }
-    }
-    let root = Doc::value(&doc, 0);
-    // Registered for `recycle_parsed` (bounded: a thread keeps at most this many).
-    let _ = DOCS.try_with(|d| {
-        if let Ok(mut d) = d.try_borrow_mut()
-            && d.parsed.len() < scratch::MAX_SPARES
-            && doc.kept_bytes() <= scratch::MAX_KEPT_BYTES
-        {
-            d.parsed.push(doc);
-        }
-    });
-    Parsed::Value(root)
+    keep_doc(doc);
+    result
 }
 
-/// An empty document from the thread's spares, or a new one.
-fn spare_doc() -> Rc<Doc> {
-    DOCS.try_with(|d| d.try_borrow_mut().ok().and_then(|mut d| d.spare.pop()))
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| {
-            Rc::new(Doc {
-                text: String::new(),
-                nodes: Vec::new(),
-                decoded: String::new(),
-                materialized: RefCell::new(Converted::default()),
-                converted: Cell::new(false),
-            })
+/// A document to parse into, held by nothing else: the thread's most recent one that
+/// nothing holds any more (emptied here), or a new one.
+///
+/// Why documents are found free rather than handed back: a render that parsed a body gave
+/// its documents back when it ended, and the hand-back (a thread-local, a list, each
+/// document's reference count) was a sixth of the fixed cost of a short template's parse.
+/// A reference count of one (the thread's own) says the same at the next parse.
+fn free_doc() -> Rc<Doc> {
+    let found = DOCS
+        .try_with(|d| {
+            let mut d = d.try_borrow_mut().ok()?;
+            let k = d.iter().rposition(|doc| Rc::strong_count(doc) == 1)?;
+            Some(d.swap_remove(k))
         })
-}
-
-/// Called when a render is over (its values dropped): each document parsed since the
-/// last call that nothing holds any more is emptied and kept, with its buffers, for the
-/// next parse on this thread. Why: a render of a small body spent a tenth of its time
-/// allocating and freeing the document and handing its buffers back and forth.
-pub fn recycle_parsed() {
-    let _ = DOCS.try_with(|d| {
-        let Ok(mut d) = d.try_borrow_mut() else {
-            return;
-        };
-        let Docs { spare, parsed } = &mut *d;
-        while let Some(mut doc) = parsed.pop() {
-            let Some(d) = Rc::get_mut(&mut doc) else {
-                // Still in use (kept in the render state): it is freed whenever that ends.
-                continue;
-            };
-            d.nodes.clear();
-            d.text.clear();
-            // Converted containers may hold other documents. Dropping one (here, or `doc`
-            // when the spares are full) gives its buffers to `NODES` and `TEXT`, never to
-            // `DOCS`, so the borrow held here is not asked for again.
+        .ok()
+        .flatten();
+    let Some(mut doc) = found else {
+        return Rc::new(Doc {
+            text: String::new(),
+            nodes: Vec::new(),
+            decoded: String::new(),
+            materialized: RefCell::new(Converted::default()),
+            converted: Cell::new(false),
+        });
+    };
+    // Emptied outside the thread's list: converted containers may hold other documents.
+    if let Some(d) = Rc::get_mut(&mut doc) {
+        d.nodes.clear();
+        d.text.clear();
+        if d.converted.get() {
             d.materialized.get_mut().clear();
             d.converted.set(false);
-            if spare.len() < scratch::MAX_SPARES {
-                spare.push(doc);
-            }
         }
-    });
+    }
+    doc
+}
+
+/// Keeps `doc` (just parsed into) among the thread's documents, for a later parse once
+/// nothing else holds it. Bounded: the oldest goes when there are
+/// [`scratch::MAX_SPARES`], so documents that something keeps for good (a container that
+/// holds its own document) do not fill the list; so does a document that grew past
+/// [`scratch::MAX_KEPT_BYTES`].
+fn keep_doc(doc: Rc<Doc>) {
+    if doc.kept_bytes() > scratch::MAX_KEPT_BYTES {
+        return;
+    }
+    let evicted = DOCS
+        .try_with(|d| {
+            let mut d = d.try_borrow_mut().ok()?;
+            let old = (d.len() >= scratch::MAX_SPARES).then(|| d.remove(0));
+            d.push(doc);
+            old
+        })
+        .ok()
+        .flatten();
+    // Dropped with the list no longer borrowed: it may hold other documents.
+    drop(evicted);
 }
 
 /// Parses `text` into a [`Value`], `None` when it is not JSON.
@@ -2266,16 +2235,13 @@ mod tests {
             Some(Value::Json(j)) => Rc::as_ptr(&j.doc),
             _ => panic!("not a document"),
         };
-        recycle_parsed();
         let held = parse_value(br#"{"a": "held"}"#);
         let held_doc = root(&held);
-        recycle_parsed();
         // Still held: the next parse gets another document, and the held one is intact.
         let other = parse_value(br#"{"a": "other"}"#);
         assert_ne!(root(&other), held_doc);
         let other_doc = root(&other);
         drop(other);
-        recycle_parsed();
         let again = parse_value(br#"{"b": [1, 2]}"#);
         assert_eq!(root(&again), other_doc, "a free document is reused");
         let mut printed = String::new();
@@ -2284,6 +2250,43 @@ mod tests {
         let mut printed = String::new();
         again.unwrap().write_display(&mut printed);
         assert_eq!(printed, "{b=[1,2]}");
+    }
+
+    #[test]
+    fn a_reused_document_forgets_what_was_converted_in_it() {
+        let first = parse_value(br#"{"a": {"b": 1}}"#);
+        let Some(Value::Json(j)) = &first else {
+            panic!("not a document");
+        };
+        let doc = Rc::as_ptr(&j.doc);
+        // Converted in place, as `$map.put` on the root would.
+        let converted = Doc::materialize(&j.doc, 0);
+        assert!(!j.doc.unconverted());
+        drop(converted);
+        drop(first);
+        let again = parse_value(br#"{"a": {"c": 2}}"#);
+        let Some(Value::Json(j)) = &again else {
+            panic!("not a document");
+        };
+        assert_eq!(Rc::as_ptr(&j.doc), doc, "the free document is reused");
+        assert!(j.doc.unconverted(), "its converted containers are gone");
+        let mut printed = String::new();
+        again.as_ref().map(|v| v.write_display(&mut printed));
+        assert_eq!(printed, "{a={c=2}}");
+    }
+
+    #[test]
+    fn a_thread_keeps_a_bounded_number_of_documents() {
+        // Held documents are never reused; the list stays bounded however many there are.
+        let held: Vec<_> = (0..3 * scratch::MAX_SPARES)
+            .map(|k| parse_value(format!(r#"{{"k": {k}}}"#).as_bytes()))
+            .collect();
+        assert!(DOCS.with(|d| d.borrow().len()) <= scratch::MAX_SPARES);
+        for (k, v) in held.iter().enumerate() {
+            let mut printed = String::new();
+            v.as_ref().map(|v| v.write_display(&mut printed));
+            assert_eq!(printed, format!("{{k={k}}}"));
+        }
     }
 
     #[test]

@@ -66,16 +66,6 @@ thread_local! {
     static WORKSPACE: Cell<Option<Box<Workspace>>> = const { Cell::new(None) };
 }
 
-/// Hands the documents a render parsed back to the thread's spares when it ends, however
-/// it ends ([`json_doc::recycle_parsed`]).
-struct RecycleDocs;
-
-impl Drop for RecycleDocs {
-    fn drop(&mut self) {
-        json_doc::recycle_parsed();
-    }
-}
-
 /// The buffer in `b`, leaving an empty one that needs no drop.
 fn out_of<T: Default>(b: &mut ManuallyDrop<T>) -> T {
     ManuallyDrop::into_inner(std::mem::take(b))
@@ -92,7 +82,6 @@ impl Drop for Vm<'_, '_, '_, '_> {
     fn drop(&mut self) {
         drop(out_of(&mut self.env.regexes));
         let hints = out_of(&mut self.hints);
-        // Emptied here, so the documents the values held are free before `RecycleDocs`.
         let mut slots = out_of(&mut self.slots);
         while let Some(v) = slots.pop() {
             Value::discard(v);
@@ -371,9 +360,6 @@ pub fn run(
     state: &mut RenderState,
     out: &mut Vec<u8>,
 ) -> Result<(), TemplateError> {
-    // Declared first, so dropped last: after the slots, the stack and the environment,
-    // the documents this render parsed are free to be kept for the next one.
-    let _recycle = RecycleDocs;
     let mut ws = WORKSPACE
         .try_with(Cell::take)
         .ok()
