@@ -2271,7 +2271,9 @@ mod tests {
         assert_eq!(Rc::as_ptr(&j.doc), doc, "the free document is reused");
         assert!(j.doc.unconverted(), "its converted containers are gone");
         let mut printed = String::new();
-        again.as_ref().map(|v| v.write_display(&mut printed));
+        if let Some(v) = &again {
+            v.write_display(&mut printed);
+        }
         assert_eq!(printed, "{a={c=2}}");
     }
 
@@ -2284,7 +2286,9 @@ mod tests {
         assert!(DOCS.with(|d| d.borrow().len()) <= scratch::MAX_SPARES);
         for (k, v) in held.iter().enumerate() {
             let mut printed = String::new();
-            v.as_ref().map(|v| v.write_display(&mut printed));
+            if let Some(v) = v {
+                v.write_display(&mut printed);
+            }
             assert_eq!(printed, format!("{{k={k}}}"));
         }
     }
