@@ -42,23 +42,33 @@ struct ChainCache {
 }
 
 /// A thread's render buffers (see `scratch` for why they are kept): the variable slots,
-/// the stack, the open loops, spare `#foreach` item lists, the text buffer and the member
-/// hints. A render takes the whole workspace in one thread-local access and gives it back,
-/// emptied, in one more (a render of a small template spent a fifth of its instructions
-/// taking and giving back its buffers one by one).
+/// the stack, the member hints and the rest ([`Tools`]). A render takes the workspace in
+/// one thread-local access, works in its buffers where they are (borrowed, [`run`]), and
+/// leaves them as the next render expects them: the slots `$input`, `$util`, then `Null`s;
+/// the other buffers empty.
+///
+/// Why in place: a render used to move each buffer out of the workspace and back, and
+/// fill and empty the slots, and that was a third of the fixed cost of a small template's
+/// render, more in time than in instructions (each move's loads waited on the one before).
 #[derive(Default)]
 struct Workspace {
     slots: Vec<Value>,
     stack: Vec<Value>,
+    /// Member hints by program (its address: a program at a reused address only gets
+    /// wrong guesses, which the lookup checks anyway), most recently used last, at most
+    /// [`HINT_PROGRAMS`].
+    hints: Vec<(usize, Vec<u32>)>,
+    tools: Tools,
+}
+
+/// The less used buffers of a [`Workspace`].
+#[derive(Default)]
+struct Tools {
     loops: Vec<Loop>,
     saved_args: Vec<Value>,
     scratch: String,
     /// At most [`scratch::MAX_SPARES`].
     items: Vec<Vec<Value>>,
-    /// Member hints by program (its address: a program at a reused address only gets
-    /// wrong guesses, which the lookup checks anyway), most recently used last, at most
-    /// [`HINT_PROGRAMS`].
-    hints: Vec<(usize, Vec<u32>)>,
 }
 
 thread_local! {
@@ -66,29 +76,11 @@ thread_local! {
     static WORKSPACE: Cell<Option<Box<Workspace>>> = const { Cell::new(None) };
 }
 
-/// The buffer in `b`, leaving an empty one that needs no drop.
-fn out_of<T: Default>(b: &mut ManuallyDrop<T>) -> T {
-    ManuallyDrop::into_inner(std::mem::take(b))
-}
-
-/// Puts buffer `b` back where the render took its buffer from. What is there is the
-/// empty, unallocated buffer `mem::take` left, so it is overwritten without a drop call.
-fn put_back<B: scratch::Buffer>(at: &mut B, b: B) {
-    debug_assert_eq!(at.capacity_bytes(), 0);
-    std::mem::forget(std::mem::replace(at, b));
-}
-
-impl Drop for Vm<'_, '_, '_, '_> {
+impl Drop for Vm<'_, '_, '_, '_, '_> {
     fn drop(&mut self) {
-        drop(out_of(&mut self.env.regexes));
-        let hints = out_of(&mut self.hints);
-        let mut slots = out_of(&mut self.slots);
-        while let Some(v) = slots.pop() {
-            Value::discard(v);
-        }
-        let stack = scratch::emptied(out_of(&mut self.stack));
-        // SAFETY: `ws` is taken once, here, and the `Vm` is not used after `drop`.
-        let mut ws = unsafe { ManuallyDrop::take(&mut self.ws) };
+        drop(std::mem::take(&mut *self.env.regexes));
+        scratch::empty(self.stack);
+        let ws = &mut *self.ws;
         // Loops left open by `#stop`, `#break` or an error give their items back too.
         while let Some(l) = ws.loops.pop() {
             spare_items(&mut ws.items, l.items);
@@ -96,11 +88,6 @@ impl Drop for Vm<'_, '_, '_, '_> {
         scratch::empty(&mut ws.loops);
         scratch::empty(&mut ws.saved_args);
         scratch::empty(&mut ws.scratch);
-        put_back(&mut ws.slots, scratch::emptied(slots));
-        put_back(&mut ws.stack, stack);
-        give_hints(&mut ws.hints, self.p, hints);
-        // A workspace given back by a render inside this one is replaced (one is enough).
-        let _ = WORKSPACE.try_with(|w| w.set(Some(ws)));
     }
 }
 
@@ -117,31 +104,36 @@ fn spare_items(spares: &mut Vec<Vec<Value>>, items: Items) {
 /// Programs whose member hints a thread keeps (most recently used last).
 const HINT_PROGRAMS: usize = 16;
 
-fn take_hints(table: &mut Vec<(usize, Vec<u32>)>, p: &Program) -> Vec<u32> {
+/// Program `p`'s member hints in `table`, moved to its end (the most recently used),
+/// with a new entry (the oldest one going) the first time.
+fn hints_of<'t>(table: &'t mut Vec<(usize, Vec<u32>)>, p: &Program) -> &'t mut [u32] {
     if p.chains.is_empty() {
-        return Vec::new();
+        return &mut [];
     }
     let key = std::ptr::from_ref(p) as usize;
     // Most often the program rendered last, at the end.
-    let found = match table.last() {
-        Some((k, _)) if *k == key => table.pop().map(|e| e.1),
+    if !matches!(table.last(), Some((k, _)) if *k == key) {
         // `remove`, not `swap_remove`: the order is the recency that eviction reads.
-        _ => (table.iter().rposition(|(k, _)| *k == key)).map(|at| table.remove(at).1),
-    };
-    match found {
-        Some(v) if v.len() == p.chains.len() => v,
-        _ => vec![0; p.chains.len()],
+        let entry = match table.iter().rposition(|(k, _)| *k == key) {
+            Some(at) => table.remove(at),
+            None => {
+                if table.len() >= HINT_PROGRAMS {
+                    table.remove(0);
+                }
+                (key, Vec::new())
+            }
+        };
+        table.push(entry);
     }
-}
-
-fn give_hints(table: &mut Vec<(usize, Vec<u32>)>, p: &Program, hints: Vec<u32>) {
-    if hints.is_empty() {
-        return;
+    match table.last_mut() {
+        Some((_, hints)) => {
+            if hints.len() != p.chains.len() {
+                *hints = vec![0; p.chains.len()];
+            }
+            hints
+        }
+        None => &mut [],
     }
-    if table.len() >= HINT_PROGRAMS {
-        table.remove(0);
-    }
-    table.push((std::ptr::from_ref(p) as usize, hints));
 }
 
 /// What a `#foreach` walks.
@@ -331,22 +323,18 @@ impl Sink<'_> {
 /// The state of one render besides the program counter and the output. The loop in
 /// [`run`] keeps only the instruction fetch and the hottest arms inline; everything else
 /// is a method here, so the loop's own state stays in registers.
-struct Vm<'p, 'r, 'a, 's> {
+struct Vm<'p, 'r, 'a, 's, 'w> {
     p: &'p Program,
     env: Env<'r, 'a>,
     state: &'s mut RenderState,
-    // The buffers of the thread's [`Workspace`] while the render runs: moved back into it
-    // by `drop`, so they are `ManuallyDrop` (drop glue for the emptied husks cost more
-    // than a short render's own work).
-    slots: ManuallyDrop<Vec<Value>>,
-    stack: ManuallyDrop<Vec<Value>>,
-    /// The thread's [`Workspace`] (the less used buffers stay in it: moving each one in
-    /// and out cost more than a short render's own work), given back when the render ends.
-    ws: ManuallyDrop<Box<Workspace>>,
+    /// The buffers of the thread's [`Workspace`], borrowed for the render.
+    slots: &'w mut [Value],
+    stack: &'w mut Vec<Value>,
+    ws: &'w mut Tools,
     chain_cache: ChainCache,
     /// Per element of `p.chains`: where its member was found last time (see
     /// [`json_doc::Doc::get_hinted`]), kept per thread across renders of this program.
-    hints: ManuallyDrop<Vec<u32>>,
+    hints: &'w mut [u32],
     context_loaded: bool,
     stage_vars_loaded: bool,
     fuel: u64,
@@ -365,35 +353,86 @@ pub fn run(
         .ok()
         .flatten()
         .unwrap_or_default();
-    // As many variable slots as the program has (a fixed array on the stack cost a write
-    // and a drop for each of its entries, used or not). The two builtins are pushed, not
-    // stored over `Null`s: a store drops the old value, a call each. The slots come back
-    // empty (`Vm::drop`), and every program has at least the predefined ones.
-    let mut slots = std::mem::take(&mut ws.slots);
-    debug_assert!(slots.is_empty() && p.slot_count > SLOT_UTIL);
+    let result = render_in(&mut ws, p, source, request, response, state, out);
+    // A workspace given back by a render inside this one is replaced (one is enough). A
+    // render that panics drops its workspace, so one left mid-render is never reused.
+    let _ = WORKSPACE.try_with(|w| w.set(Some(ws)));
+    result
+}
+
+/// [`run`] in workspace `ws`.
+#[inline(always)]
+fn render_in(
+    ws: &mut Workspace,
+    p: &Program,
+    source: &str,
+    request: &RequestData<'_>,
+    response: Option<&IntegrationResponse<'_>>,
+    state: &mut RenderState,
+    out: &mut Vec<u8>,
+) -> Result<(), TemplateError> {
+    let Workspace {
+        slots,
+        stack,
+        hints,
+        tools,
+    } = ws;
+    // As many variable slots as the program has. Between renders the workspace's slots
+    // hold `$input` and `$util`, then `Null`s (see below), so a render starts with them
+    // as they are (a fixed array on the stack cost a write and a drop for each of its
+    // entries, used or not; filling a list, a write for each).
+    let n = p.slot_count as usize;
+    debug_assert!(n > SLOT_UTIL as usize);
     const _: () = assert!(SLOT_INPUT == 0 && SLOT_UTIL == 1);
-    slots.push(Value::Builtin(Builtin::Input));
-    slots.push(Value::Builtin(Builtin::Util));
-    slots.resize(p.slot_count as usize, Value::Null);
-    let hints = take_hints(&mut ws.hints, p);
-    let mut vm = Vm {
-        p,
-        env: Env {
-            request,
-            response,
-            body_json: None,
-            regexes: ManuallyDrop::new(Vec::new()),
+    if slots.len() < n {
+        if slots.is_empty() {
+            slots.push(Value::Builtin(Builtin::Input));
+            slots.push(Value::Builtin(Builtin::Util));
+        }
+        slots.resize(n, Value::Null);
+    }
+    let slots = slots.get_mut(..n).unwrap_or_default();
+    let result = run_in(
+        Vm {
+            p,
+            env: Env {
+                request,
+                response,
+                body_json: None,
+                regexes: ManuallyDrop::new(Vec::new()),
+            },
+            state,
+            slots: &mut *slots,
+            stack,
+            ws: tools,
+            chain_cache: ChainCache::default(),
+            hints: hints_of(hints, p),
+            context_loaded: false,
+            stage_vars_loaded: false,
+            fuel: MAX_FUEL,
         },
-        state,
-        slots: ManuallyDrop::new(slots),
-        stack: ManuallyDrop::new(std::mem::take(&mut ws.stack)),
-        ws: ManuallyDrop::new(ws),
-        chain_cache: ChainCache::default(),
-        hints: ManuallyDrop::new(hints),
-        context_loaded: false,
-        stage_vars_loaded: false,
-        fuel: MAX_FUEL,
-    };
+        source,
+        out,
+    );
+    // Left as the next render expects them (a template may have set `$input` itself).
+    if let [input, util, rest @ ..] = slots {
+        input.set(Value::Builtin(Builtin::Input));
+        util.set(Value::Builtin(Builtin::Util));
+        for v in rest {
+            Value::discard(std::mem::take(v));
+        }
+    }
+    result
+}
+
+/// The instruction loop of a render.
+#[inline(always)]
+fn run_in(
+    mut vm: Vm<'_, '_, '_, '_, '_>,
+    source: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), TemplateError> {
+    let p = vm.p;
     let mut sink = Sink {
         start: out.len(),
         out,
@@ -604,7 +643,7 @@ pub fn run(
             Instr::ForStart { slot, exit } => vm.for_start(slot, exit)?,
             Instr::Break => {
                 if !vm.ws.loops.is_empty() {
-                    pc = close_loop(&mut vm.ws, &mut vm.slots);
+                    pc = close_loop(vm.ws, vm.slots);
                 }
             }
             Instr::Stop => break,
@@ -658,7 +697,7 @@ fn emit_escaped(
     sink.write(s.as_bytes())
 }
 
-impl Vm<'_, '_, '_, '_> {
+impl Vm<'_, '_, '_, '_, '_> {
     #[inline]
     fn pop(&mut self) -> Value {
         self.stack.pop().unwrap_or_default()
@@ -932,7 +971,7 @@ impl Vm<'_, '_, '_, '_> {
         // (`$e.detail.a.x` after `$e.detail.b.y`) resumes after it, and a reference after
         // the run resumes after the run's object.
         let cache = &mut self.chain_cache;
-        let (node, depth) = walk_tape(p, cache, &mut self.hints, &j.doc, j.node, chain, start);
+        let (node, depth) = walk_tape(p, cache, self.hints, &j.doc, j.node, chain, start);
         (depth == chain.len()).then(|| (j.doc.clone(), node))
     }
 
@@ -967,7 +1006,7 @@ impl Vm<'_, '_, '_, '_> {
                 let (node, depth) = walk_tape(
                     p,
                     &mut self.chain_cache,
-                    &mut self.hints,
+                    self.hints,
                     doc,
                     j.node,
                     chain,
@@ -1351,14 +1390,14 @@ impl Vm<'_, '_, '_, '_> {
             self.slots[SLOT_VELOCITY_COUNT as usize].set(Value::Int(i64::from(i) + 1));
             Ok(None)
         } else {
-            Ok(Some(close_loop(&mut self.ws, &mut self.slots)))
+            Ok(Some(close_loop(self.ws, self.slots)))
         }
     }
 }
 
 /// Pops the innermost loop, restoring `$var`, `$foreach` and `$velocityCount` as
 /// Velocity 1.7 does after a `#foreach`, and returns the loop's exit address.
-fn close_loop(ws: &mut Workspace, slots: &mut [Value]) -> usize {
+fn close_loop(ws: &mut Tools, slots: &mut [Value]) -> usize {
     let Some(l) = ws.loops.pop() else {
         return usize::MAX;
     };
