@@ -563,6 +563,20 @@ mod tests {
     }
 
     #[test]
+    fn a_render_starts_with_no_variable_of_the_one_before() {
+        // Each render of the thread works in the same slots; whatever one left set (its
+        // variables, `$input` replaced, an error halfway) the next sees nothing of it.
+        assert_eq!(
+            render("#set($a = 1)#set($b = [1])#set($c = {})#set($input = 5)$a$b$c$input").unwrap(),
+            "1[1]{}5"
+        );
+        assert_eq!(render("[$!a][$!b][$!c][$!d]").unwrap(), "[][][][]");
+        assert!(render("#set($a = 2)#set($b = 'x')#set($r = [0..1000000])").is_err());
+        assert_eq!(render("[$!a][$!b]").unwrap(), "[][]");
+        assert_eq!(render("$input.path('$')").unwrap(), "{}");
+    }
+
+    #[test]
     fn velocity_whitespace_rules() {
         // Expected strings are velocity-1.7.jar's output for the same templates.
         assert_eq!(render("a\n  #set($x = 1)  \nb$x").unwrap(), "a\n  b1");
