@@ -418,8 +418,11 @@ fn render_in(
     if let [input, util, rest @ ..] = slots {
         input.set(Value::Builtin(Builtin::Input));
         util.set(Value::Builtin(Builtin::Util));
+        // Most slots of a short template were never set: a test each.
         for v in rest {
-            Value::discard(std::mem::take(v));
+            if !matches!(v, Value::Null) {
+                Value::discard(std::mem::take(v));
+            }
         }
     }
     result
