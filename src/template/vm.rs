@@ -392,6 +392,8 @@ fn render_in(
         slots.resize(n, Value::Null);
     }
     let slots = slots.get_mut(..n).unwrap_or_default();
+    // Before the state is built, so that it is built in place.
+    let hints = hints_of(hints, p);
     let result = run_in(
         Vm {
             p,
@@ -406,7 +408,7 @@ fn render_in(
             stack,
             ws: tools,
             chain_cache: ChainCache::default(),
-            hints: hints_of(hints, p),
+            hints,
             context_loaded: false,
             stage_vars_loaded: false,
             fuel: MAX_FUEL,
