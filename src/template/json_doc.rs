@@ -1395,6 +1395,20 @@ impl Doc {
         Some(unsafe { std::str::from_utf8_unchecked(b) })
     }
 
+    /// The text of string node `n` (without escapes) with its quotes, as the body has
+    /// it: a string's span starts after its opening quote and ends at its closing one.
+    #[inline(always)]
+    fn quoted_source(&self, n: &Node) -> Option<&str> {
+        debug_assert!(n.kind == Kind::Str);
+        let b = self
+            .text
+            .as_bytes()
+            .get((n.start as usize).wrapping_sub(1)..n.end as usize + 1)?;
+        debug_assert!(b.first() == Some(&b'"') && b.last() == Some(&b'"'));
+        // SAFETY: as in `source`, and the two bytes added are ASCII quotes.
+        Some(unsafe { std::str::from_utf8_unchecked(b) })
+    }
+
     /// [`Self::source`] as bytes, without the two UTF-8 boundary checks of slicing a
     /// `str`: for text that goes to the output or is compared, where a node's span is
     /// whole (a JSON string's contents, or a number's ASCII).
@@ -1696,9 +1710,12 @@ impl Doc {
     fn write_json_scalar(&self, n: &Node, i: u32, out: &mut String) {
         // Tests in turn, not a `match` (a jump table: an indirect jump per node).
         if n.kind == Kind::Str {
-            // An unescaped JSON string is already in the form `json_string` writes.
-            let t = self.source(n);
-            append_quoted(out, t.unwrap_or(""));
+            // An unescaped JSON string is already in the form `json_string` writes: its
+            // text with the quotes around it, copied as one piece.
+            match self.quoted_source(n) {
+                Some(q) => append_str(out, q),
+                None => append_quoted(out, self.source(n).unwrap_or("")),
+            }
         } else if n.kind == Kind::Int {
             append_str(out, itoa::Buffer::new().format(n.payload as i64));
         } else {
