@@ -353,30 +353,12 @@ pub fn run(
         .ok()
         .flatten()
         .unwrap_or_default();
-    let result = render_in(&mut ws, p, source, request, response, state, out);
-    // A workspace given back by a render inside this one is replaced (one is enough). A
-    // render that panics drops its workspace, so one left mid-render is never reused.
-    let _ = WORKSPACE.try_with(|w| w.set(Some(ws)));
-    result
-}
-
-/// [`run`] in workspace `ws`.
-#[inline(always)]
-fn render_in(
-    ws: &mut Workspace,
-    p: &Program,
-    source: &str,
-    request: &RequestData<'_>,
-    response: Option<&IntegrationResponse<'_>>,
-    state: &mut RenderState,
-    out: &mut Vec<u8>,
-) -> Result<(), TemplateError> {
     let Workspace {
         slots,
         stack,
         hints,
         tools,
-    } = ws;
+    } = &mut *ws;
     // As many variable slots as the program has. Between renders the workspace's slots
     // hold `$input` and `$util`, then `Null`s (see below), so a render starts with them
     // as they are (a fixed array on the stack cost a write and a drop for each of its
@@ -427,6 +409,9 @@ fn render_in(
             }
         }
     }
+    // A workspace given back by a render inside this one is replaced (one is enough). A
+    // render that panics drops its workspace, so one left mid-render is never reused.
+    let _ = WORKSPACE.try_with(|w| w.set(Some(ws)));
     result
 }
 
