@@ -409,6 +409,10 @@ pub fn run(
             }
         }
     }
+    // Kept sized for the largest program, but no larger than any other kept buffer.
+    if ws.slots.capacity() * size_of::<Value>() > scratch::MAX_KEPT_BYTES {
+        ws.slots = Vec::new();
+    }
     // A workspace given back by a render inside this one is replaced (one is enough). A
     // render that panics drops its workspace, so one left mid-render is never reused.
     let _ = WORKSPACE.try_with(|w| w.set(Some(ws)));
@@ -1538,4 +1542,45 @@ fn too_large() -> TemplateError {
         ErrorKind::OutputTooLarge,
         format!("rendered output passed {MAX_OUTPUT_BYTES} bytes"),
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::template::Template;
+
+    fn render(src: &str) -> String {
+        let t = Template::compile(src).unwrap();
+        let mut out = Vec::new();
+        t.render(
+            &RequestData::default(),
+            None,
+            &mut RenderState::new(),
+            &mut out,
+        )
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn kept_slots() -> usize {
+        WORKSPACE.with(|w| {
+            let ws = w.take();
+            let n = ws.as_ref().map_or(0, |ws| ws.slots.capacity());
+            w.set(ws);
+            n
+        })
+    }
+
+    #[test]
+    fn the_workspace_keeps_slots_for_a_usual_program_but_not_a_huge_one() {
+        assert_eq!(render("#set($a = 1)$a"), "1");
+        assert!(kept_slots() > 0, "slots kept for the next render");
+        // More variables than a kept buffer may hold.
+        let n = scratch::MAX_KEPT_BYTES / size_of::<Value>() + 10;
+        let src: String = (0..n).map(|k| format!("#set($v{k} = {k})")).collect();
+        assert_eq!(render(&format!("{src}$v7")), "7");
+        assert_eq!(kept_slots(), 0, "a huge program's slots are not kept");
+        assert_eq!(render("[$!v7]$input.path('$')"), "[]{}");
+    }
 }
