@@ -658,8 +658,11 @@ pub fn parse_str(s: &str) -> Parsed {
         return Parsed::Invalid;
     }
     let mut doc = free_doc();
+    if Rc::get_mut(&mut doc).is_none() {
+        // Not reached: `free_doc` hands out documents nothing else holds.
+        doc = new_doc();
+    }
     let Some(d) = Rc::get_mut(&mut doc) else {
-        // `free_doc` hands out documents nothing else holds.
         return Parsed::Invalid;
     };
     if d.nodes.capacity() == 0 {
@@ -715,13 +718,7 @@ fn free_doc() -> Rc<Doc> {
         .ok()
         .flatten();
     let Some(mut doc) = found else {
-        return Rc::new(Doc {
-            text: String::new(),
-            nodes: Vec::new(),
-            decoded: String::new(),
-            materialized: RefCell::new(Converted::default()),
-            converted: Cell::new(false),
-        });
+        return new_doc();
     };
     // Emptied outside the thread's list: converted containers may hold other documents.
     if let Some(d) = Rc::get_mut(&mut doc) {
@@ -733,6 +730,17 @@ fn free_doc() -> Rc<Doc> {
         }
     }
     doc
+}
+
+/// An empty document of its own.
+fn new_doc() -> Rc<Doc> {
+    Rc::new(Doc {
+        text: String::new(),
+        nodes: Vec::new(),
+        decoded: String::new(),
+        materialized: RefCell::new(Converted::default()),
+        converted: Cell::new(false),
+    })
 }
 
 /// Keeps `doc` (just parsed into) among the thread's documents, for a later parse once
