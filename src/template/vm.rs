@@ -409,8 +409,9 @@ pub fn run(
             }
         }
     }
-    // Kept sized for the largest program, but no larger than any other kept buffer.
-    if ws.slots.capacity() * size_of::<Value>() > scratch::MAX_KEPT_BYTES {
+    // Kept sized for the largest program, but no larger than any other kept buffer
+    // (give or take the list's growth: `n`, in a register, is what is tested).
+    if n * size_of::<Value>() > scratch::MAX_KEPT_BYTES {
         ws.slots = Vec::new();
     }
     // A workspace given back by a render inside this one is replaced (one is enough). A
