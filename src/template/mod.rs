@@ -550,7 +550,8 @@ pub(crate) fn build_context(
 mod tests {
     use super::*;
 
-    fn render(src: &str) -> Result<String, TemplateError> {
+    /// Renders `src` with an empty request (also the `vm` tests' helper).
+    pub(super) fn render(src: &str) -> Result<String, TemplateError> {
         let t = Template::compile(src)?;
         let mut out = Vec::new();
         t.render(

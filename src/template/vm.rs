@@ -1549,19 +1549,9 @@ fn too_large() -> TemplateError {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::template::Template;
 
     fn render(src: &str) -> String {
-        let t = Template::compile(src).unwrap();
-        let mut out = Vec::new();
-        t.render(
-            &RequestData::default(),
-            None,
-            &mut RenderState::new(),
-            &mut out,
-        )
-        .unwrap();
-        String::from_utf8(out).unwrap()
+        crate::template::tests::render(src).unwrap()
     }
 
     fn kept_slots() -> usize {
