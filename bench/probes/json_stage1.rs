@@ -23,6 +23,7 @@
 use std::arch::x86_64::*;
 use std::time::Instant;
 
+#[derive(Default)]
 struct Masks {
     quote: u64,
     backslash: u64,
@@ -42,12 +43,7 @@ unsafe fn bits(v: __m128i) -> u64 {
 
 #[inline(always)]
 unsafe fn classify_sse2(p: *const u8) -> Masks {
-    let mut m = Masks {
-        quote: 0,
-        backslash: 0,
-        structural: 0,
-        space: 0,
-    };
+    let mut m = Masks::default();
     for k in 0..4 {
         let x = _mm_loadu_si128(p.add(16 * k).cast());
         let sh = 16 * k as u32;
@@ -77,12 +73,7 @@ unsafe fn classify_avx2(p: *const u8) -> Masks {
     );
     let nibble = _mm256_set1_epi8(0x0f);
     let zero = _mm256_setzero_si256();
-    let mut m = Masks {
-        quote: 0,
-        backslash: 0,
-        structural: 0,
-        space: 0,
-    };
+    let mut m = Masks::default();
     for k in 0..2 {
         let x = _mm256_loadu_si256(p.add(32 * k).cast());
         let sh = 32 * k as u32;
